@@ -1,0 +1,44 @@
+"""Prepare Human3.6M for training: 3D npz plus ground-truth 2D npz.
+
+    python data/prepare_data_h36m.py --from-3d data_3d_h36m.npz --output-dir data/
+    python data/prepare_data_h36m.py --from-archive h36m.zip --output-dir data/
+
+Camera parameters come from ``--cameras`` (default: OUTPUT_DIR/cameras.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from glagcn_video.data import DataError  # noqa: E402
+from glagcn_video.prepare import prepare  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-3d", type=Path, help="an existing data_3d_h36m.npz (VideoPose3D format)")
+    source.add_argument("--from-archive", type=Path,
+                        help="folder or zip of the 3d-pose-baseline h5 release (S*/MyPoses/3D_positions/*.h5)")
+    parser.add_argument("--output-dir", type=Path, default=Path("data"))
+    parser.add_argument("--cameras", type=Path, help="camera parameters JSON (default: OUTPUT_DIR/cameras.json)")
+    args = parser.parse_args(argv)
+    cameras = args.cameras or args.output_dir / "cameras.json"
+    warnings.formatwarning = lambda message, *_: f"warning: {message}\n"
+    try:
+        written = prepare(args.output_dir, cameras, from_3d=args.from_3d, from_archive=args.from_archive)
+    except (DataError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

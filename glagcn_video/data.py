@@ -1,0 +1,277 @@
+"""Human3.6M and HumanEva-I in the VideoPose3D npz format.
+
+Turns the world-space 3D file, a 2D keypoint file and the camera parameters
+into per-(subject, action, camera) sequences of normalised 2D inputs and
+camera-space, root-relative 3D targets, checking the user's files on the way
+so that a wrong file fails with a message instead of a silent bad model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .camera import normalize_screen_coordinates, world_to_camera
+from .skeleton import H36M, H36M32_KEPT, HUMANEVA15, Layout
+
+
+class DataError(ValueError):
+    """A problem in the user's dataset files; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Camera:
+    id: str
+    res_w: int
+    res_h: int
+    focal: np.ndarray
+    center: np.ndarray
+    radial: np.ndarray
+    tangential: np.ndarray
+    orientation: np.ndarray
+    translation: np.ndarray  # metres, camera centre in world coordinates
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    layout: Layout
+    fps: int
+    train_subjects: tuple[str, ...]
+    test_subjects: tuple[str, ...]
+    file_3d: str
+    cameras_file: str
+
+
+DATASETS = {
+    "h36m": DatasetInfo("h36m", H36M, 50, ("S1", "S5", "S6", "S7", "S8"), ("S9", "S11"),
+                        "data_3d_h36m.npz", "cameras.json"),
+    "humaneva15": DatasetInfo("humaneva15", HUMANEVA15, 60, ("Train/S1", "Train/S2", "Train/S3"),
+                              ("Validate/S1", "Validate/S2", "Validate/S3"),
+                              "data_3d_humaneva15.npz", "cameras_humaneva15.json"),
+}
+DATASET_ALIASES = {"humaneva": "humaneva15"}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    name = DATASET_ALIASES.get(name, name)
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def load_cameras(path: str | Path) -> dict[str, list[Camera]]:
+    """Read camera parameters: ``intrinsics`` (one per camera, in the 2D files'
+    camera order) and ``extrinsics`` (per subject, same order; translation in mm)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+        cameras: dict[str, list[Camera]] = {}
+        for subject, extrinsics in raw["extrinsics"].items():
+            cameras[subject] = [
+                Camera(id=str(intr["id"]), res_w=int(intr["res_w"]), res_h=int(intr["res_h"]),
+                       focal=np.asarray(intr["focal_length"], np.float32),
+                       center=np.asarray(intr["center"], np.float32),
+                       radial=np.asarray(intr["radial_distortion"], np.float32),
+                       tangential=np.asarray(intr["tangential_distortion"], np.float32),
+                       orientation=np.asarray(extr["orientation"], np.float32),
+                       translation=np.asarray(extr["translation"], np.float32) / 1000)
+                for intr, extr in zip(raw["intrinsics"], extrinsics, strict=True)
+            ]
+    except FileNotFoundError:
+        raise DataError(f"{path}: camera parameters not found") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{path}: not a valid camera file ({type(exc).__name__}: {exc})") from None
+    return cameras
+
+
+def camera_for(cameras: Mapping[str, list[Camera]], subject: str) -> list[Camera]:
+    """Cameras of a subject; HumanEva's 'Train/S1' uses the extrinsics of 'S1'."""
+    for key in (subject, subject.split("/")[-1]):
+        if key in cameras:
+            return cameras[key]
+    raise DataError(f"no camera extrinsics for subject {subject}")
+
+
+def _load_npz_dict(path: Path, key: str) -> dict:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with np.load(path, allow_pickle=True) as data:
+            if key not in data.files:
+                raise DataError(f"{path}: no {key!r} array (has {', '.join(data.files)}); "
+                                f"is it a VideoPose3D-format file?")
+            return data[key].item()
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable npz file ({exc})") from None
+
+
+def load_positions_3d(path: str | Path, dataset: str) -> dict[str, dict[str, np.ndarray]]:
+    """World-space 3D, reduced to the dataset's joint layout (H3.6M: 32 -> 17 joints)."""
+    info = dataset_info(dataset)
+    path = Path(path)
+    raw = _load_npz_dict(path, "positions_3d")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for subject, actions in raw.items():
+        out[subject] = {}
+        for action, positions in actions.items():
+            positions = np.asarray(positions, np.float32)
+            if info.name == "h36m" and positions.shape[1:] == (32, 3):
+                positions = positions[:, H36M32_KEPT]
+            if positions.shape[1:] != (info.layout.num_joints, 3):
+                raise DataError(f"{path}: {subject} {action} has shape {positions.shape}, "
+                                f"expected (frames, {info.layout.num_joints}, 3)")
+            if not np.isfinite(positions).all():
+                raise DataError(f"{path}: {subject} {action} contains NaN or infinite values")
+            out[subject][action] = positions
+    return out
+
+
+@dataclass
+class Sequence:
+    """One (subject, action, camera) clip: normalised 2D in, root-relative 3D out."""
+
+    subject: str
+    action: str
+    camera: int
+    poses_2d: np.ndarray  # (F, J, 2) normalised screen coordinates
+    poses_3d: np.ndarray  # (F, J, 3) camera space, metres, joint 0 at the origin
+
+    @property
+    def action_group(self) -> str:
+        """Sub-actions ('Walking 1') pool into their action ('Walking')."""
+        return self.action.split(" ")[0]
+
+
+@dataclass
+class PoseDataset:
+    info: DatasetInfo
+    sequences: list[Sequence] = field(default_factory=list)
+
+    def select(self, subjects: Iterable[str], actions: Iterable[str] | None = None) -> list[Sequence]:
+        """Sequences of these subjects whose action starts with one of ``actions`` (all if None)."""
+        subjects = set(subjects)
+        actions = list(actions) if actions is not None else None
+        return [s for s in self.sequences if s.subject in subjects
+                and (actions is None or any(s.action.startswith(a) for a in actions))]
+
+
+def load_dataset(dataset: str, data_dir: str | Path, keypoints: str = "gt",
+                 subjects: Iterable[str] | None = None) -> PoseDataset:
+    """Build every sequence of ``subjects`` (default: train and test subjects).
+
+    The 2D file is ``data_2d_<dataset>_<keypoints>.npz``; a detection file
+    holding more frames than the 3D data is trimmed to the 3D length, one
+    holding fewer is an error.
+    """
+    info = dataset_info(dataset)
+    data_dir = Path(data_dir)
+    positions = load_positions_3d(data_dir / info.file_3d, info.name)
+    cameras = load_cameras(data_dir / info.cameras_file)
+    path_2d = data_dir / f"data_2d_{info.name}_{keypoints}.npz"
+    keypoints_2d = _load_npz_dict(path_2d, "positions_2d")
+    wanted = list(subjects) if subjects is not None else [*info.train_subjects, *info.test_subjects]
+
+    dataset_out = PoseDataset(info)
+    for subject in wanted:
+        if subject not in positions:
+            raise DataError(f"{data_dir / info.file_3d}: no subject {subject} "
+                            f"(has {', '.join(sorted(positions))})")
+        if subject not in keypoints_2d:
+            raise DataError(f"{path_2d}: no subject {subject} (has {', '.join(sorted(keypoints_2d))})")
+        subject_cameras = camera_for(cameras, subject)
+        for action, world in positions[subject].items():
+            if action not in keypoints_2d[subject]:
+                raise DataError(f"{path_2d}: {subject} has no action {action!r}")
+            views = keypoints_2d[subject][action]
+            if len(views) != len(subject_cameras):
+                raise DataError(f"{path_2d}: {subject} {action} has {len(views)} cameras, "
+                                f"expected {len(subject_cameras)}")
+            for cam_index, (cam, kp) in enumerate(zip(subject_cameras, views)):
+                dataset_out.sequences.append(
+                    _make_sequence(path_2d, subject, action, cam_index, cam, world, kp, info.layout))
+    return dataset_out
+
+
+def _make_sequence(path_2d: Path, subject: str, action: str, cam_index: int, cam: Camera,
+                   world: np.ndarray, kp: np.ndarray, layout: Layout) -> Sequence:
+    where = f"{path_2d}: {subject} {action} camera {cam_index}"
+    kp = np.asarray(kp, np.float32)
+    if kp.ndim != 3 or kp.shape[1:] != (layout.num_joints, 2):
+        raise DataError(f"{where}: 2D shape {kp.shape}, expected (frames, {layout.num_joints}, 2)")
+    if kp.shape[0] < world.shape[0]:
+        raise DataError(f"{where}: 2D has {kp.shape[0]} frames but 3D has {world.shape[0]}")
+    kp = kp[:world.shape[0]]
+    if not np.isfinite(kp).all():
+        raise DataError(f"{where}: 2D keypoints contain NaN or infinite values")
+    cam_space = world_to_camera(world, cam.orientation, cam.translation)
+    root_relative = cam_space - cam_space[:, :1]
+    return Sequence(subject, action, cam_index,
+                    normalize_screen_coordinates(kp, cam.res_w, cam.res_h).astype(np.float32),
+                    root_relative.astype(np.float32))
+
+
+def flip_poses(poses: np.ndarray, layout: Layout) -> np.ndarray:
+    """Mirror poses (..., J, D): negate x and swap left and right joints."""
+    flipped = poses[..., layout.flip_permutation(), :].copy()
+    flipped[..., 0] *= -1
+    return flipped
+
+
+class WindowSampler:
+    """Windows of ``receptive_field`` 2D frames centred on every target frame.
+
+    Frames past a sequence's ends repeat its edge frame. All sequences are
+    padded once and concatenated so that a batch is a single fancy-index
+    gather. With ``augment`` every window also appears mirrored.
+    """
+
+    def __init__(self, sequences: list[Sequence], receptive_field: int, layout: Layout,
+                 augment: bool = False, stride: int = 1):
+        if not sequences:
+            raise DataError("no sequences selected (check subjects and actions)")
+        self.pad = (receptive_field - 1) // 2
+        self.receptive_field = receptive_field
+        self.layout = layout
+        padded, targets, starts, offset = [], [], [], 0
+        for seq in sequences:
+            frames = len(seq.poses_2d)
+            padded.append(np.pad(seq.poses_2d, ((self.pad, self.pad), (0, 0), (0, 0)), mode="edge"))
+            targets.append(seq.poses_3d)
+            starts.append(offset + np.arange(0, frames, stride))
+            offset += frames + 2 * self.pad
+        self.inputs = np.concatenate(padded)
+        self.target_index = np.concatenate([
+            sum(len(s.poses_3d) for s in sequences[:i]) + np.arange(0, len(s.poses_3d), stride)
+            for i, s in enumerate(sequences)])
+        self.targets = np.concatenate(targets)
+        self.starts = np.concatenate(starts)
+        self.flags = np.zeros(len(self.starts), bool)
+        if augment:
+            self.flags = np.concatenate([self.flags, ~self.flags])
+            self.starts = np.concatenate([self.starts, self.starts])
+            self.target_index = np.concatenate([self.target_index, self.target_index])
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, T, J, 2) windows and (B, 1, J, 3) centre-frame targets for these sample indices."""
+        window = self.starts[indices, None] + np.arange(self.receptive_field)
+        x = self.inputs[window]
+        y = self.targets[self.target_index[indices]][:, None]
+        flip = self.flags[indices]
+        if flip.any():
+            x[flip] = flip_poses(x[flip], self.layout)
+            y[flip] = flip_poses(y[flip], self.layout)
+        return x, y
+
+    def batches(self, batch_size: int, rng: np.random.Generator | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All samples in batches; shuffled when ``rng`` is given."""
+        order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
+        for begin in range(0, len(order), batch_size):
+            yield self.batch(order[begin:begin + batch_size])

@@ -1,0 +1,206 @@
+"""The pieces of the paper's training and evaluation protocol.
+
+Optimizer: RAdam wrapped in Lookahead (the "Ranger" combination), cosine
+learning-rate annealing, exponentially decaying BatchNorm momentum, flip
+augmentation, centre-frame MPJPE loss; evaluation per action with Protocols
+#1 and #2, N-MPJPE and MPJVE, optionally with flip test-time augmentation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data import Sequence, WindowSampler, flip_poses
+from .metrics import mpjpe, mpjpe_loss, mpjve, n_mpjpe, p_mpjpe
+from .skeleton import Layout
+
+# Human3.6M frames are 1000 px wide and normalised to [-1, 1]: 1 px = 2/1000.
+PIXEL = 2 / 1000
+
+
+class Lookahead:
+    """Lookahead (Zhang et al. 2019) around any optimizer: every ``k`` steps the
+    slow weights move ``alpha`` of the way to the fast ones, which restart there.
+
+    Kept here (30 lines) rather than pulling in an unmaintained optimizer
+    package; its state is plain tensors so checkpoints stay weights-only.
+    """
+
+    def __init__(self, base: torch.optim.Optimizer, k: int = 6, alpha: float = 0.5):
+        self.base, self.k, self.alpha = base, k, alpha
+        self.steps = 0
+        self.slow = [p.detach().clone() for group in base.param_groups for p in group["params"]]
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return self.base.param_groups
+
+    def zero_grad(self) -> None:
+        self.base.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.base.step()
+        self.steps += 1
+        if self.steps % self.k == 0:
+            fast = [p for group in self.base.param_groups for p in group["params"]]
+            for slow, p in zip(self.slow, fast):
+                slow.add_(p - slow, alpha=self.alpha)
+                p.copy_(slow)
+
+    def state_dict(self) -> dict:
+        return {"base": self.base.state_dict(), "slow": [s.clone() for s in self.slow],
+                "steps": self.steps, "k": self.k, "alpha": self.alpha}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base.load_state_dict(state["base"])
+        for slow, saved in zip(self.slow, state["slow"]):
+            slow.copy_(saved)
+        self.steps, self.k, self.alpha = int(state["steps"]), int(state["k"]), float(state["alpha"])
+
+
+def make_optimizer(model: torch.nn.Module, lr: float) -> Lookahead:
+    """Ranger as the authors configure it: RAdam(betas 0.95/0.999, eps 1e-5) + Lookahead(6, 0.5)."""
+    return Lookahead(torch.optim.RAdam(model.parameters(), lr=lr, betas=(0.95, 0.999), eps=1e-5))
+
+
+def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float = 1e-5) -> float:
+    """Learning rate for a 0-based epoch: cosine from ``lr`` down to ``lr_min``."""
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * epoch / epochs))
+
+
+def bn_momentum(epoch: int, epochs: int, initial: float = 0.1, final: float = 0.001) -> float:
+    """BatchNorm momentum decaying exponentially from ``initial`` to ``final``."""
+    return initial * math.exp(-epoch / epochs * math.log(initial / final))
+
+
+def corrupt_keypoints(x: np.ndarray, rng: np.random.Generator, noise_px: float,
+                      drop_prob: float) -> np.ndarray:
+    """Make ground-truth 2D windows (B, T, J, 2) look like a detector's.
+
+    Each window gets Gaussian noise of a random strength in [0, noise_px]
+    pixels, and each joint of each frame is dropped with ``drop_prob`` and
+    replaced by the mean of its temporal neighbours, as gap filling would.
+    """
+    if drop_prob > 0:
+        neighbours = (np.roll(x, 1, axis=1) + np.roll(x, -1, axis=1)) / 2
+        dropped = rng.random(x.shape[:3]) < drop_prob
+        x = np.where(dropped[..., None], neighbours, x)
+    if noise_px > 0:
+        sigma = rng.uniform(0, noise_px * PIXEL, size=(len(x), 1, 1, 1))
+        x = x + rng.standard_normal(x.shape).astype(np.float32) * sigma
+    return x.astype(np.float32)
+
+
+def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Lookahead,
+                batch_size: int, rng: np.random.Generator, device: torch.device,
+                noise_px: float = 0.0, drop_prob: float = 0.0,
+                wrap: Callable[[Iterable], Iterable] = lambda it: it) -> float:
+    """One pass over the shuffled windows; returns the mean MPJPE loss in metres."""
+    model.train()
+    total, count = 0.0, 0
+    for x, y in wrap(sampler.batches(batch_size, rng)):
+        if noise_px > 0 or drop_prob > 0:
+            x = corrupt_keypoints(x, rng, noise_px, drop_prob)
+        inputs = torch.from_numpy(x).to(device, non_blocking=True)
+        targets = torch.from_numpy(y).to(device, non_blocking=True)
+        optimizer.zero_grad()
+        loss = mpjpe_loss(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(x)
+        count += len(x)
+    return total / max(count, 1)
+
+
+@torch.inference_mode()
+def predict_sequence(model: torch.nn.Module, poses_2d: np.ndarray, receptive_field: int,
+                     layout: Layout, device: torch.device, tta: bool = False,
+                     batch_size: int = 1024, frame_stride: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+    """3D poses (F', J_out, 3) for every ``frame_stride``-th frame of (F, J, 2) input.
+
+    Windows are taken at the full frame rate, edge frames repeated. Returns
+    the plain prediction and, with ``tta``, also the average with the mirrored
+    window's prediction mirrored back (both from one forward pass).
+    """
+    dummy_3d = np.zeros(poses_2d.shape[:2] + (3,), np.float32)
+    sampler = WindowSampler([Sequence("", "", 0, poses_2d, dummy_3d)], receptive_field, layout,
+                            stride=frame_stride)
+    plain, averaged = [], []
+    for x, _ in sampler.batches(batch_size):
+        if tta:
+            x = np.concatenate([x, flip_poses(x, layout)])
+        pred = model(torch.from_numpy(x).to(device)).float().cpu().numpy()[:, 0]
+        if tta:
+            half = len(pred) // 2
+            pred, mirrored = pred[:half], flip_poses(pred[half:], layout)
+            averaged.append((pred + mirrored) / 2)
+        plain.append(pred)
+    return np.concatenate(plain), (np.concatenate(averaged) if tta else None)
+
+
+@dataclass
+class Errors:
+    """Frame-weighted sums of each metric over a group of sequences, in metres."""
+
+    frames: int = 0
+    p1: float = 0.0
+    p2: float = 0.0
+    n: float = 0.0
+    velocity: float = 0.0
+    velocity_frames: int = 0
+
+    def add(self, predicted: np.ndarray, target: np.ndarray) -> None:
+        f = len(target)
+        self.frames += f
+        self.p1 += mpjpe(predicted, target) * f
+        self.p2 += p_mpjpe(predicted, target) * f
+        self.n += n_mpjpe(predicted, target) * f
+        if f > 1:
+            self.velocity += mpjve(predicted, target) * (f - 1)
+            self.velocity_frames += f - 1
+
+    def mm(self) -> dict[str, float]:
+        """Means in millimetres."""
+        f = max(self.frames, 1)
+        return {"p1": 1000 * self.p1 / f, "p2": 1000 * self.p2 / f, "n": 1000 * self.n / f,
+                "velocity": 1000 * self.velocity / max(self.velocity_frames, 1)}
+
+
+def evaluate(model: torch.nn.Module, sequences: list[Sequence], layout: Layout,
+             device: torch.device, tta: bool, frame_stride: int = 1, by_subject: bool = False,
+             batch_size: int = 1024, wrap: Callable[[Iterable], Iterable] = lambda it: it,
+             ) -> dict[str, dict[str, dict[str, float]]]:
+    """Errors in mm per action group (and per subject if asked): ``{"plain": table}``
+    plus ``"flip"`` (test-time flipping) when ``tta``.
+
+    Every camera and every ``frame_stride``-th frame is scored; within an
+    action, errors are weighted by frames, as in the authors' script. With a
+    stride > 1 the velocity error compares frames ``frame_stride`` apart.
+    """
+    model.eval()
+    receptive_field = model.receptive_field
+    groups: dict[str, dict[str, Errors]] = {"plain": defaultdict(Errors)}
+    if tta:
+        groups["flip"] = defaultdict(Errors)
+    for seq in wrap(sequences):
+        plain, flipped = predict_sequence(model, seq.poses_2d, receptive_field, layout, device,
+                                          tta, batch_size, frame_stride)
+        target = seq.poses_3d[::frame_stride]
+        key = f"{seq.subject} {seq.action_group}" if by_subject else seq.action_group
+        groups["plain"][key].add(plain, target)
+        if tta:
+            groups["flip"][key].add(flipped, target)
+    return {mode: {key: errors[key].mm() for key in sorted(errors)} for mode, errors in groups.items()}
+
+
+def action_average(table: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The reported figure: the unweighted mean over action groups."""
+    rows = list(table.values())
+    return {metric: float(np.mean([row[metric] for row in rows])) for metric in rows[0]}

@@ -1,0 +1,239 @@
+"""Train and evaluate the GLA-GCN lifter on Human3.6M or HumanEva-I.
+
+The authors' command lines work unchanged, e.g.
+
+    python train.py -k gt -arc 3,3,3,3,3 -ch 96 -da -tta -c checkpoint/h36m
+    python train.py -k gt -arc 3,3,3,3,3 -tta --evaluate best_epoch.bin
+
+Data (VideoPose3D npz files and cameras.json) is read from --data-dir; see
+data/README.md. Read top to bottom: arguments, data, model, then either one
+evaluation or the training loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from glagcn_video.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from glagcn_video.data import DataError, Sequence, WindowSampler, dataset_info, load_dataset
+from glagcn_video.model import GLAGCN
+from glagcn_video.training import (
+    action_average, bn_momentum, cosine_lr, evaluate, make_optimizer, train_epoch)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Train and evaluate GLA-GCN (the authors' flags).")
+    p.add_argument("-d", "--dataset", default="h36m", help="h36m or humaneva15")
+    p.add_argument("-k", "--keypoints", default="gt", help="2D keypoints: data_2d_<dataset>_<NAME>.npz")
+    p.add_argument("-str", "--subjects-train", default=None, help="comma-separated (default: the dataset's)")
+    p.add_argument("-ste", "--subjects-test", default=None, help="comma-separated (default: the dataset's)")
+    p.add_argument("-a", "--actions", default="*", help="comma-separated action prefixes, or * for all")
+    p.add_argument("-c", "--checkpoint", default="checkpoint/h36m", help="checkpoint directory")
+    p.add_argument("--checkpoint-frequency", default=10, type=int, help="keep epoch_N.bin every N epochs")
+    p.add_argument("-r", "--resume", default="", help="checkpoint to resume (path, or name in -c)")
+    p.add_argument("--evaluate", default="", help="checkpoint to evaluate (path, or name in -c)")
+    p.add_argument("--by-subject", action="store_true", help="break evaluation down by subject")
+    p.add_argument("--export-training-curves", action="store_false",
+                   help="pass to NOT plot training curves (the authors' inverted flag)")
+    p.add_argument("-s", "--stride", default=1, type=int,
+                   help="train on every N-th target frame (windows keep the full frame rate)")
+    p.add_argument("-e", "--epochs", default=80, type=int)
+    p.add_argument("-b", "--batch-size", default=512, type=int)
+    p.add_argument("-drop", "--dropout", default=0.1, type=float)
+    p.add_argument("-lr", "--learning-rate", default=0.01, type=float)
+    p.add_argument("-da", "--data-augmentation", action="store_true", help="enable train-time flipping")
+    p.add_argument("-tta", "--test-time-augmentation", action="store_true", help="enable test-time flipping")
+    p.add_argument("-arc", "--architecture", default="3,3,3,3,3", help="filter widths, comma-separated")
+    p.add_argument("-ch", "--channels", default=96, type=int)
+    p.add_argument("--subset", default=1.0, type=float, help="train on this fraction of each sequence")
+    p.add_argument("--downsample", default=1, type=int, help="downsample the frame rate by this factor")
+    p.add_argument("--no-eval", action="store_true", help="skip the per-epoch evaluation")
+    # Additions of this project.
+    p.add_argument("--data-dir", default="data", type=Path, help="folder with the npz files and cameras.json")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--eval-stride", default=1, type=int,
+                   help="score every k-th test frame (windows keep the full frame rate)")
+    p.add_argument("--noise-px", default=0.0, type=float,
+                   help="train-time 2D noise: Gaussian, sigma uniform in [0, N] px per window")
+    p.add_argument("--drop-keypoints", default=0.0, type=float,
+                   help="train-time probability of replacing a 2D joint by its temporal neighbours' mean")
+    p.add_argument("--seed", default=1234, type=int)
+    args = p.parse_args(argv)
+    if args.resume and args.evaluate:
+        p.error("--resume and --evaluate cannot be set at the same time")
+    return args
+
+
+def in_checkpoint_dir(name: str, folder: str) -> Path:
+    """The authors pass file names relative to -c; accept plain paths too."""
+    path = Path(name)
+    return path if path.exists() or path.is_absolute() else Path(folder) / name
+
+
+def select(sequences: list[Sequence], subset: float, downsample: int, seed: int) -> list[Sequence]:
+    """Every ``downsample``-th frame of a ``subset`` fraction (a deterministic contiguous chunk)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for seq in sequences:
+        frames = len(seq.poses_3d)
+        keep = max(int(round(frames * subset)), 1)
+        start = int(rng.integers(0, frames - keep + 1))
+        part = slice(start, start + keep, downsample)
+        out.append(Sequence(seq.subject, seq.action, seq.camera, seq.poses_2d[part], seq.poses_3d[part]))
+    return out
+
+
+def print_tables(results: dict[str, dict[str, dict[str, float]]]) -> None:
+    names = {"p1": "MPJPE (P#1)", "p2": "P-MPJPE (P#2)", "n": "N-MPJPE", "velocity": "MPJVE"}
+    for mode, table in results.items():
+        title = "with test-time flipping" if mode == "flip" else "without test-time flipping"
+        print(f"\n{title} (mm)")
+        print(f"{'action':<24}" + "".join(f"{v:>15}" for v in names.values()))
+        for action, row in table.items():
+            print(f"{action:<24}" + "".join(f"{row[k]:>15.1f}" for k in names))
+        avg = action_average(table)
+        print(f"{'average':<24}" + "".join(f"{avg[k]:>15.1f}" for k in names))
+
+
+def write_log(path: Path, history: list[dict[str, float]]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def plot_curves(path: Path, history: list[dict[str, float]]) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(epochs, [h["train_mpjpe_mm"] for h in history], label="train MPJPE")
+    if any(h["eval_mpjpe_mm"] == h["eval_mpjpe_mm"] for h in history):  # any non-NaN
+        ax.plot(epochs, [h["eval_mpjpe_mm"] for h in history], label="test MPJPE")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mm")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    info = dataset_info(args.dataset)
+    subjects_train = args.subjects_train.split(",") if args.subjects_train else list(info.train_subjects)
+    subjects_test = args.subjects_test.split(",") if args.subjects_test else list(info.test_subjects)
+    actions = None if args.actions == "*" else args.actions.split(",")
+    widths = [int(w) for w in args.architecture.split(",")]
+    checkpoint_dir = Path(args.checkpoint)
+
+    # ---- data
+    needed = subjects_test if args.evaluate else subjects_train + subjects_test
+    dataset = load_dataset(info.name, args.data_dir, args.keypoints, subjects=dict.fromkeys(needed))
+    test = select(dataset.select(subjects_test, actions), 1.0, args.downsample, args.seed)
+    print(f"{len(test)} test sequences, {sum(len(s.poses_3d) for s in test)} frames")
+
+    # ---- evaluation only
+    if args.evaluate:
+        path = in_checkpoint_dir(args.evaluate, args.checkpoint)
+        model = load_checkpoint(path, layout=info.layout.name if info.layout.num_joints != 17 else None,
+                                map_location=device)
+        print(f"evaluating {path} ({model.receptive_field} frames) every {args.eval_stride} frame(s)")
+        results = evaluate(model, test, info.layout, device, args.test_time_augmentation,
+                           args.eval_stride, args.by_subject, wrap=lambda it: tqdm(it, desc="evaluate"))
+        print_tables(results)
+        return 0
+
+    train = select(dataset.select(subjects_train, actions), args.subset, args.downsample, args.seed)
+    model = GLAGCN(info.layout, widths, args.channels, args.dropout).to(device)
+    sampler = WindowSampler(train, model.receptive_field, info.layout, args.data_augmentation, args.stride)
+    print(f"{len(train)} training sequences, {len(sampler)} windows per epoch; "
+          f"{sum(p.numel() for p in model.parameters()):,} parameters, {model.receptive_field} frames")
+    optimizer = make_optimizer(model, args.learning_rate)
+    start_epoch, history, best = 0, [], float("inf")
+
+    # ---- resume exactly where a run stopped: weights, optimizer, epoch, RNG, log
+    if args.resume:
+        path = in_checkpoint_dir(args.resume, args.checkpoint)
+        state = read_checkpoint(path, map_location="cpu")
+        model.load_state_dict({k.removeprefix("module."): v for k, v in state["model_pos"].items()})
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["random_state"]["torch"])
+        if "cuda" in state["random_state"] and device.type == "cuda":
+            torch.cuda.set_rng_state(state["random_state"]["cuda"], device)
+        args.seed = int(state["random_state"]["seed"])  # the data order continues as it was
+        start_epoch, history = int(state["epoch"]), list(state.get("history", []))
+        best = min([h["eval_mpjpe_mm"] for h in history if h["eval_mpjpe_mm"] == h["eval_mpjpe_mm"]],
+                   default=float("inf"))
+        print(f"resumed from {path} after epoch {start_epoch}")
+    else:
+        torch.manual_seed(args.seed)
+
+    # ---- training loop
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    for epoch in range(start_epoch, args.epochs):
+        lr = cosine_lr(epoch, args.epochs, args.learning_rate)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.set_bn_momentum(bn_momentum(epoch, args.epochs))
+        rng = np.random.default_rng([args.seed, epoch])
+        t0 = time.time()
+        bar = lambda it: tqdm(it, total=-(-len(sampler) // args.batch_size), leave=False,  # noqa: E731
+                              desc=f"epoch {epoch + 1}/{args.epochs}")
+        loss = train_epoch(model, sampler, optimizer, args.batch_size, rng, device,
+                           args.noise_px, args.drop_keypoints, wrap=bar)
+        eval_mm = float("nan")
+        if not args.no_eval:
+            results = evaluate(model, test, info.layout, device, args.test_time_augmentation,
+                               args.eval_stride)
+            eval_mm = action_average(results["flip" if args.test_time_augmentation else "plain"])["p1"]
+        elapsed = time.time() - t0
+        history.append({"epoch": epoch + 1, "lr": lr, "train_mpjpe_mm": 1000 * loss,
+                        "eval_mpjpe_mm": eval_mm, "epoch_time_s": elapsed})
+        done = epoch + 1 - start_epoch
+        eta = (time.time() - started) / done * (args.epochs - epoch - 1)
+        print(f"epoch {epoch + 1}/{args.epochs}  lr {lr:.2e}  train {1000 * loss:.1f} mm  "
+              f"test {eval_mm:.1f} mm  {elapsed:.0f} s  ETA {eta / 60:.0f} min", flush=True)
+
+        def save(name: str) -> None:
+            rng_state = {"torch": torch.get_rng_state(), "seed": args.seed}
+            if device.type == "cuda":
+                rng_state["cuda"] = torch.cuda.get_rng_state(device)
+            save_checkpoint(checkpoint_dir / name, model, epoch=epoch + 1, lr=lr,
+                            optimizer=optimizer.state_dict(), random_state=rng_state,
+                            extra={"history": history})
+
+        save("last_epoch.bin")
+        if (epoch + 1) % args.checkpoint_frequency == 0:
+            save(f"epoch_{epoch + 1}.bin")
+        if eval_mm < best:
+            best = eval_mm
+            save("best_epoch.bin")
+        write_log(checkpoint_dir / "log.csv", history)
+        if args.export_training_curves:
+            plot_curves(checkpoint_dir / "training_curves.png", history)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (DataError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted; resume with -r last_epoch.bin", file=sys.stderr)
+        sys.exit(130)
