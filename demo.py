@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Turn a video (or photo) of people into 3D skeletons with GLA-GCN.
+
+    python demo.py INPUT --out result.mp4 [--csv joints.csv] [--npz joints.npz]
+
+Without INPUT it runs on a photo that ships with Ultralytics (bus.jpg), so it
+works offline on a fresh install. See docs/demo.md for the stages and options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from glagcn_video.checkpoint import CheckpointError
+from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ
+from glagcn_video.files import DemoError
+from glagcn_video.lift import DEFAULT_BATCH_SIZE
+from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, DemoResult, run_demo
+from glagcn_video.track import DEFAULT_TRACKER
+
+
+def _positive(kind: type):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    return parse
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("input", nargs="?", type=Path,
+                        help="video (mp4, mov, avi, mkv, webm, ...) or image; default: Ultralytics' bus.jpg")
+    parser.add_argument("--out", type=Path, default=Path("result.mp4"),
+                        help="output video (.mp4): the input with 2D skeletons beside a 3D view "
+                             "(default: result.mp4)")
+    parser.add_argument("--csv", type=Path, help="write joints to this CSV, one row per frame and person")
+    parser.add_argument("--npz", type=Path, help="write joints and raw 2D tracks to this NumPy .npz")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="GLA-GCN weights (default: models/glagcn_h36m_default.bin)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR,
+                        help=f"YOLO pose weights: a path or an Ultralytics name, a .yaml builds random "
+                             f"weights (default: {DEFAULT_DETECTOR})")
+    parser.add_argument("--imgsz", type=_positive(int), default=DEFAULT_IMGSZ, help=f"detector input size, px (default: {DEFAULT_IMGSZ})")
+    parser.add_argument("--conf", type=_fraction, default=DEFAULT_CONF, help=f"detector confidence threshold (default: {DEFAULT_CONF})")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda if available, else mps, "
+                                         "else cpu)")
+    parser.add_argument("--batch-size", type=_positive(int), default=DEFAULT_BATCH_SIZE,
+                        help=f"lifter windows per batch (default: {DEFAULT_BATCH_SIZE})")
+    parser.add_argument("--no-tta", dest="tta", action="store_false",
+                        help="skip flip test-time augmentation (about 2x faster lifting, a little less accurate)")
+    parser.add_argument("--focal", type=_positive(float),
+                        help="focal length in pixels (default: the image diagonal, a 53 degree diagonal view)")
+    parser.add_argument("--tracker", default=DEFAULT_TRACKER,
+                        help=f"bytetrack, botsort, or an Ultralytics tracker .yaml (default: {DEFAULT_TRACKER})")
+    return parser.parse_args(argv)
+
+
+def _summary(result: DemoResult) -> str:
+    if not result.raw_tracks:
+        lines = [f"no people detected in {result.video.path}; the 3D panel is empty"]
+    elif not result.people:
+        lines = [f"nobody in {result.video.path} was tracked long enough to lift; the 3D panel is empty"]
+    else:
+        ids = ", ".join(map(str, result.person_ids))
+        lines = [f"{len(result.person_ids)} people lifted (IDs {ids})"]
+    stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items())
+    lines.append(f"{result.num_frames} frames at {result.fps:.2f} fps; {stages}")
+    lines.append("wrote " + ", ".join(map(str, result.outputs)))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.input is None:
+        from ultralytics.utils import ASSETS
+        args.input = ASSETS / "bus.jpg"
+    options = DemoOptions(checkpoint=args.checkpoint, detector=args.detector, imgsz=args.imgsz,
+                          conf=args.conf, device=args.device, batch_size=args.batch_size, tta=args.tta,
+                          focal=args.focal, tracker=args.tracker)
+    try:
+        result = run_demo(args.input, args.out, args.csv, args.npz, options)
+    except (DemoError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; no output written", file=sys.stderr)
+        return 130
+    print(_summary(result), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

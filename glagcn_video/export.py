@@ -1,0 +1,83 @@
+"""Joints to files: one CSV row per frame and person, or the same as NumPy arrays.
+
+Coordinates are camera space in metres: x right, y down, z forward from the
+camera (the Human3.6M camera convention the lifter was trained in), plus the
+2D pixel position and detector confidence the 3D came from. Files are written
+to a temporary name and renamed, so a failed run never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+
+from .fileio import atomic_write
+from .skeleton import COCO17_NAMES, H36M
+from .track import Track
+
+CSV_SUFFIXES = (".csv",)
+NPZ_SUFFIXES = (".npz",)
+_PER_JOINT = ("x", "y", "z", "u", "v", "score")
+
+
+@dataclass
+class JointRows:
+    """Everything exported, one row per (frame, person), sorted by frame then
+    person: frame (R,), time_s (R,), person_id (R,), joints_3d (R, 17, 3)
+    camera-space metres, joints_2d (R, 17, 2) pixels, scores (R, 17)."""
+
+    frame: np.ndarray
+    time_s: np.ndarray
+    person_id: np.ndarray
+    joints_3d: np.ndarray
+    joints_2d: np.ndarray
+    scores: np.ndarray
+
+
+def csv_header() -> list[str]:
+    """frame, time_s, person_id, then per Human3.6M joint (in layout order)
+    <joint>_x, _y, _z (metres), _u, _v (pixels), _score."""
+    return ["frame", "time_s", "person_id"] + [
+        f"{joint}_{field}" for joint in H36M.joint_names for field in _PER_JOINT]
+
+
+def write_csv(path: str | os.PathLike, rows: JointRows) -> None:
+    """The CSV, formatted in bulk: 0.1 mm for metres, 0.01 px, 4-digit scores."""
+    per_joint = np.concatenate([rows.joints_3d, rows.joints_2d, rows.scores[..., None]], axis=-1)
+    body = per_joint.reshape(len(rows.frame), H36M.num_joints * len(_PER_JOINT))
+    fmt = ["%d", "%.4f", "%d"] + ["%.4f", "%.4f", "%.4f", "%.2f", "%.2f", "%.4f"] * H36M.num_joints
+    table = np.column_stack([rows.frame, rows.time_s, rows.person_id, body])
+
+    def write(f: IO[str]) -> None:
+        csv.writer(f).writerow(csv_header())
+        if len(table):
+            np.savetxt(f, table, fmt=fmt, delimiter=",")
+
+    atomic_write(path, write, binary=False)
+
+
+def _rows_of(arrays: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else empty
+
+
+def write_npz(path: str | os.PathLike, rows: JointRows, raw_tracks: list[Track], fps: float,
+              focal: float) -> None:
+    """The CSV's arrays plus the raw tracker output (COCO-17 keypoints as
+    detected, before conversion and gap filling) as flat rows ``raw_*``, so
+    nothing needs pickling to read it back (``np.load`` without allow_pickle)."""
+    joints = len(COCO17_NAMES)
+    arrays = dict(
+        frame=rows.frame, time_s=rows.time_s, person_id=rows.person_id,
+        joints_3d=rows.joints_3d, joints_2d=rows.joints_2d, scores=rows.scores,
+        joint_names=np.array(H36M.joint_names), fps=np.float64(fps), focal=np.float64(focal),
+        raw_frame=_rows_of([t.frames for t in raw_tracks], np.zeros(0, np.int64)),
+        raw_person_id=_rows_of([np.full(len(t), t.person_id) for t in raw_tracks], np.zeros(0, np.int64)),
+        raw_keypoints=_rows_of([t.keypoints for t in raw_tracks], np.zeros((0, joints, 2), np.float32)),
+        raw_scores=_rows_of([t.scores for t in raw_tracks], np.zeros((0, joints), np.float32)),
+        raw_joint_names=np.array(COCO17_NAMES),
+    )
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))

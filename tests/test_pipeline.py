@@ -1,0 +1,72 @@
+"""Wiring of the stages: a track through lifting and placement, and the export rows."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from glagcn_video.lift import Lifter
+from glagcn_video.pipeline import DemoResult, Person, lift_track
+from glagcn_video.track import Track
+from glagcn_video.video import VideoInfo
+
+VIDEO = VideoInfo(Path("clip.mp4"), width=1280, height=720, fps=30.0, header_frames=30, is_image=False)
+
+
+def standing_pose() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    pose = rng.normal(scale=0.3, size=(17, 3)).astype(np.float32)
+    return pose - pose[0]
+
+
+class Oracle:
+    """A 'lifter' that knows the answer: the person never moves, so it returns their pose.
+    It records the windows it was given, to check what reaches the model."""
+
+    def __init__(self, pose: np.ndarray):
+        self.pose = torch.as_tensor(pose)
+        self.inputs: list[torch.Tensor] = []
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.inputs.append(x)
+        return self.pose.expand(len(x), 1, 17, 3)
+
+
+def test_a_static_person_is_lifted_and_placed_where_they_stand():
+    pose, translation, focal = standing_pose(), np.array([0.3, -0.1, 4.0], np.float32), 1000.0
+    points = pose + translation
+    pixels = points[:, :2] / points[:, 2:] * focal + np.array([640, 360])
+    frames = np.arange(10, 40)
+    track = Track(5, frames, np.repeat(pixels[None], 30, 0).astype(np.float32), np.ones((30, 17), np.float32))
+    oracle = Oracle(pose + 0.05)  # a model whose pelvis is not exactly at 0
+    person = lift_track(track, Lifter(oracle, receptive_field=9, tta=False), VIDEO, focal)
+
+    windows = torch.cat(oracle.inputs)
+    assert windows.shape == (math.ceil(29 / 30 * 50) + 1, 9, 17, 2)  # the track resampled to 50 fps
+    np.testing.assert_allclose(windows[0, 0, 0].numpy(), pixels[0] / 1280 * 2 - [1, 720 / 1280], atol=1e-5)
+    assert person.person_id == 5 and person.frames.tolist() == frames.tolist()
+    np.testing.assert_allclose(person.poses_3d, np.repeat(pose[None], 30, 0), atol=1e-5)
+    np.testing.assert_allclose(person.root, np.repeat(translation[None], 30, 0), atol=1e-3)
+    np.testing.assert_allclose(person.joints_3d[7], points, atol=1e-3)
+
+
+def person(person_id: int, frames: list[int]) -> Person:
+    n = len(frames)
+    return Person(person_id, np.array(frames), np.full((n, 17, 2), person_id, np.float32),
+                  np.ones((n, 17), np.float32), np.zeros((n, 17, 3), np.float32),
+                  np.tile(np.array([[person_id, 0, 3]], np.float32), (n, 1)))
+
+
+def test_rows_are_sorted_by_frame_then_person_and_carry_camera_space_joints():
+    result = DemoResult(VIDEO, 10, 1000.0, [person(9, [2, 3, 4]), person(4, [3, 4, 5])], raw_tracks=[])
+    rows = result.rows()
+    assert list(zip(rows.frame.tolist(), rows.person_id.tolist())) == [
+        (2, 9), (3, 4), (3, 9), (4, 4), (4, 9), (5, 4)]
+    np.testing.assert_allclose(rows.time_s, rows.frame / 30.0)
+    np.testing.assert_array_equal(rows.joints_3d[:, 0, 0], rows.person_id)  # root x was set to the ID
+    np.testing.assert_array_equal(rows.joints_2d[:, 0, 0], rows.person_id)
+    assert result.person_ids == [4, 9]
+    assert len(DemoResult(VIDEO, 10, 1000.0, [], []).rows().frame) == 0
