@@ -16,6 +16,7 @@ import argparse
 import csv
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from glagcn_video.checkpoint import CheckpointError, load_checkpoint, read_check
 from glagcn_video.data import DataError, Sequence, WindowSampler, dataset_info, load_dataset
 from glagcn_video.model import GLAGCN
 from glagcn_video.training import (
-    action_average, bn_momentum, cosine_lr, evaluate, make_optimizer, train_epoch)
+    action_average, bn_momentum, corrupt_sequence, cosine_lr, evaluate, make_optimizer, train_epoch)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,6 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="train-time 2D noise: Gaussian, sigma uniform in [0, N] px per window")
     p.add_argument("--drop-keypoints", default=0.0, type=float,
                    help="train-time probability of replacing a 2D joint by its temporal neighbours' mean")
+    p.add_argument("--eval-noise-px", default=0.0, type=float,
+                   help="robustness check: add Gaussian noise of N px to the test 2D")
+    p.add_argument("--eval-drop-keypoints", default=0.0, type=float,
+                   help="robustness check: drop test 2D joints with this probability, filled by interpolation")
     p.add_argument("--seed", default=1234, type=int)
     args = p.parse_args(argv)
     if args.resume and args.evaluate:
@@ -87,7 +92,7 @@ def select(sequences: list[Sequence], subset: float, downsample: int, seed: int)
         keep = max(int(round(frames * subset)), 1)
         start = int(rng.integers(0, frames - keep + 1))
         part = slice(start, start + keep, downsample)
-        out.append(Sequence(seq.subject, seq.action, seq.camera, seq.poses_2d[part], seq.poses_3d[part]))
+        out.append(replace(seq, poses_2d=seq.poses_2d[part], poses_3d=seq.poses_3d[part]))
     return out
 
 
@@ -151,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         model = load_checkpoint(path, layout=info.layout.name if info.layout.num_joints != 17 else None,
                                 map_location=device)
         print(f"evaluating {path} ({model.receptive_field} frames) every {args.eval_stride} frame(s)")
+        if args.eval_noise_px > 0 or args.eval_drop_keypoints > 0:
+            rng = np.random.default_rng(args.seed)
+            test = [replace(s, poses_2d=corrupt_sequence(s.poses_2d, rng, args.eval_noise_px,
+                                                         args.eval_drop_keypoints)) for s in test]
+            print(f"test 2D corrupted: noise {args.eval_noise_px} px, "
+                  f"joints dropped with p={args.eval_drop_keypoints}")
         results = evaluate(model, test, info.layout, device, args.test_time_augmentation,
                            args.eval_stride, args.by_subject, wrap=lambda it: tqdm(it, desc="evaluate"))
         print_tables(results)

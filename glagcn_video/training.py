@@ -98,6 +98,24 @@ def corrupt_keypoints(x: np.ndarray, rng: np.random.Generator, noise_px: float,
     return x.astype(np.float32)
 
 
+def corrupt_sequence(poses_2d: np.ndarray, rng: np.random.Generator, noise_px: float = 0.0,
+                     drop_prob: float = 0.0) -> np.ndarray:
+    """A test sequence (F, J, 2) as a worse detector would give it: Gaussian
+    noise of ``noise_px`` pixels, and each joint of each frame dropped with
+    ``drop_prob`` and filled by linear interpolation over time from the
+    frames where it was kept (held at the ends)."""
+    out = poses_2d + rng.standard_normal(poses_2d.shape).astype(np.float32) * noise_px * PIXEL
+    if drop_prob > 0:
+        frames = np.arange(len(out))
+        dropped = rng.random(out.shape[:2]) < drop_prob
+        for joint in range(out.shape[1]):
+            kept = ~dropped[:, joint]
+            if kept.any() and not kept.all():
+                for c in range(out.shape[2]):
+                    out[:, joint, c] = np.interp(frames, frames[kept], out[kept, joint, c])
+    return out.astype(np.float32)
+
+
 def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Lookahead,
                 batch_size: int, rng: np.random.Generator, device: torch.device,
                 noise_px: float = 0.0, drop_prob: float = 0.0,
