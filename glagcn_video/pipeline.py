@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -39,6 +40,8 @@ from .timebase import model_times, resample
 from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
 from .video import VIDEO_SUFFIXES, VideoInfo, VideoReader, open_video_writer
 
+T = TypeVar("T")
+_DONE = object()
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "glagcn_h36m_default.bin"
 
 
@@ -92,7 +95,8 @@ class DemoResult:
     focal: float
     people: list[Person]
     raw_tracks: list[Track]  # COCO-17 tracker output, before cleaning
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: load, decode,
+    # detect, track, keypoints, lift, render, encode, export
     outputs: list[Path] = field(default_factory=list)
 
     @property
@@ -121,13 +125,6 @@ class DemoResult:
         )
 
 
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    timings[stage] = time.perf_counter() - start
-
-
 def load_lifter(checkpoint: str | os.PathLike, device: torch.device, batch_size: int, tta: bool) -> Lifter:
     """The GLA-GCN checkpoint on ``device``, through the fast inference path
     (same outputs as the eval-mode model, less work; see ``fast.py``)."""
@@ -138,16 +135,41 @@ def load_lifter(checkpoint: str | os.PathLike, device: torch.device, batch_size:
     return Lifter(optimize_for_inference(model), model.receptive_field, device, H36M, batch_size, tta)
 
 
+class StageClock:
+    """Accumulated wall time per stage, for interleaved per-frame work."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    def iterate(self, stage: str, iterable: Iterable[T]) -> Iterator[T]:
+        """Yield from ``iterable``, charging the time spent producing items to ``stage``."""
+        iterator = iter(iterable)
+        while True:
+            with self(stage):
+                item = next(iterator, _DONE)
+            if item is _DONE:
+                return
+            yield item
+
+
 def detect_and_track(reader: VideoReader, detector: PoseDetector, tracker: PersonTracker,
-                     progress: bool = True) -> tuple[list[Track], int]:
+                     clock: StageClock, progress: bool = True) -> tuple[list[Track], int]:
     """Pass 1: COCO-17 tracks of everyone tracked, and the decoded frame count."""
     accumulator = TrackAccumulator()
     num_frames = 0
-    frames = tqdm(reader, desc="detect+track", total=reader.info.header_frames or None,
-                  unit="frame", disable=not progress)
+    frames = tqdm(clock.iterate("decode", reader), desc="detect+track",
+                  total=reader.info.header_frames or None, unit="frame", disable=not progress)
     for index, frame in enumerate(frames):
-        detections = detector(frame)
-        accumulator.add(index, tracker.update(detections, frame), detections)
+        with clock("detect"):
+            detections = detector(frame)
+        with clock("track"):
+            accumulator.add(index, tracker.update(detections, frame), detections)
         num_frames = index + 1
     return accumulator.tracks(), num_frames
 
@@ -166,7 +188,7 @@ def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float) -> 
 
 
 def render_video(reader: VideoReader, people: list[Person], out: Path, num_frames: int,
-                 progress: bool = True) -> None:
+                 clock: StageClock, progress: bool = True) -> None:
     """Pass 2: each frame with its 2D skeletons, beside a square 3D panel."""
     height, width = reader.info.height, reader.info.width
     view = Skeleton3DView(height, height)
@@ -174,13 +196,19 @@ def render_video(reader: VideoReader, people: list[Person], out: Path, num_frame
         view.set_scene(np.concatenate([p.joints_3d for p in people]))
     out_h, out_w = side_by_side(np.zeros((height, width, 3), np.uint8), view.render([], [])).shape[:2]
     with open_video_writer(out, out_w, out_h, reader.info.fps) as writer:
-        for index, frame in enumerate(tqdm(reader, desc="render+encode", total=num_frames,
-                                           unit="frame", disable=not progress)):
-            present = [(p, index - p.frames[0]) for p in people if p.frames[0] <= index <= p.frames[-1]]
-            for person, row in present:
-                draw_pose_2d(frame, person.keypoints_2d[row], person.scores[row], person.person_id)
-            panel = view.render([p.joints_3d[row] for p, row in present], [p.person_id for p, _ in present])
-            writer.write(side_by_side(frame, panel))
+        frames = tqdm(clock.iterate("decode", reader), desc="render+encode", total=num_frames,
+                      unit="frame", disable=not progress)
+        for index, frame in enumerate(frames):
+            with clock("render"):
+                present = [(p, index - p.frames[0]) for p in people
+                           if p.frames[0] <= index <= p.frames[-1]]
+                for person, row in present:
+                    draw_pose_2d(frame, person.keypoints_2d[row], person.scores[row], person.person_id)
+                panel = view.render([p.joints_3d[row] for p, row in present],
+                                    [p.person_id for p, _ in present])
+                composed = side_by_side(frame, panel)
+            with clock("encode"):
+                writer.write(composed)
 
 
 def _check_outputs(video: Path, out: Path, csv: Path | None, npz: Path | None) -> None:
@@ -207,7 +235,8 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pat
     out = Path(out)
     csv_path, npz_path = (Path(p) if p is not None else None for p in (csv, npz))
     timings: dict[str, float] = {}
-    with _timed(timings, "load"):
+    clock = StageClock(timings)
+    with clock("load"):
         reader = VideoReader(video)
         _check_outputs(reader.path, out, csv_path, npz_path)
         device = resolve_device(options.device)
@@ -217,20 +246,19 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pat
     info = reader.info
     focal = options.focal or default_focal(info.width, info.height)
 
-    with _timed(timings, "detect+track"):
-        raw_tracks, num_frames = detect_and_track(reader, detector, tracker, progress)
-    with _timed(timings, "lift"):
+    raw_tracks, num_frames = detect_and_track(reader, detector, tracker, clock, progress)
+    with clock("keypoints"):
         segments = clean_tracks(raw_tracks, info.fps, num_frames)
+    with clock("lift"):
         people = [lift_track(t, lifter, info, focal)
                   for t in tqdm(segments, desc="lift", unit="track", disable=not progress)]
     result = DemoResult(info, num_frames, focal, people, raw_tracks, timings)
 
     written: list[Path] = []
     try:
-        with _timed(timings, "render+encode"):
-            render_video(reader, people, out, num_frames, progress)
+        render_video(reader, people, out, num_frames, clock, progress)
         written.append(out)
-        with _timed(timings, "export"):
+        with clock("export"):
             rows = result.rows()
             if csv_path is not None:
                 write_csv(csv_path, rows)

@@ -1,0 +1,104 @@
+"""End-to-end demo benchmark: time per frame of every stage, on one video.
+
+    python benchmarks/bench_demo.py VIDEO [--repeats 3] [--checkpoint PATH] [--imgsz 640]
+
+Runs the whole demo ``--repeats`` times and prints, per stage, the median time
+per decoded frame (decode, detect, track, keypoints, lift, render, encode),
+the total divided by the video's duration (below 1.0 means faster than real
+time) and the peak resident memory. As a baseline measured in the same run,
+the lift stage is repeated with the plain eval-mode GLA-GCN module instead of
+the fast inference path, and the ratio printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from glagcn_video.checkpoint import load_checkpoint  # noqa: E402
+from glagcn_video.keypoints import clean_tracks  # noqa: E402
+from glagcn_video.lift import Lifter, resolve_device  # noqa: E402
+from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, lift_track, run_demo  # noqa: E402
+from glagcn_video.skeleton import H36M  # noqa: E402
+
+STAGES = ("decode", "detect", "track", "keypoints", "lift", "render", "encode")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", type=Path)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--no-tta", dest="tta", action="store_false")
+    args = parser.parse_args()
+
+    options = DemoOptions(checkpoint=args.checkpoint, imgsz=args.imgsz, device=args.device, tta=args.tta)
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            result = run_demo(args.video, Path(tmp) / "out.mp4", options=options, progress=False)
+            runs.append((time.perf_counter() - start, dict(result.timings)))
+    frames = result.num_frames
+    duration = frames / result.fps
+
+    # Baseline in the same run: the lift stage with the faithful module.
+    device = resolve_device(args.device)
+    model = load_checkpoint(args.checkpoint, map_location=device)
+    plain = Lifter(model, model.receptive_field, device, H36M, options.batch_size, options.tta)
+    segments = clean_tracks(result.raw_tracks, result.fps, frames)
+    plain_times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        for track in segments:
+            lift_track(track, plain, result.video, result.focal)
+        plain_times.append(time.perf_counter() - start)
+
+    print(f"video: {args.video} ({result.video.width}x{result.video.height}, {frames} frames, "
+          f"{result.fps:.2f} fps, {duration:.1f} s, {len(result.person_ids)} people lifted)")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), device {device}")
+    print(f"settings: imgsz {args.imgsz}, TTA {'on' if args.tta else 'off'}, "
+          f"lifter {args.checkpoint.name} ({model.receptive_field} frames, {model.channels} channels); "
+          f"median of {args.repeats} runs\n")
+    print(f"{'stage':<12}{'ms/frame':>10}")
+    for stage in STAGES:
+        per_frame = statistics.median(t.get(stage, 0.0) for _, t in runs) / frames * 1000
+        print(f"{stage:<12}{per_frame:>10.2f}")
+    total = statistics.median(wall for wall, _ in runs)
+    print(f"{'total':<12}{total / frames * 1000:>10.2f}  (wall, incl. loading "
+          f"{statistics.median(t['load'] for _, t in runs):.2f} s)")
+    print(f"\ntotal / video duration: {total / duration:.2f}")
+    print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    fast_lift = statistics.median(t["lift"] for _, t in runs)
+    plain_lift = statistics.median(plain_times)
+    print(f"lift stage: fast path {fast_lift:.2f} s, plain module {plain_lift:.2f} s "
+          f"-> {plain_lift / max(fast_lift, 1e-9):.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
