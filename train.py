@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     train = select(dataset.select(subjects_train, actions), args.subset, args.downsample, args.seed)
+    torch.manual_seed(args.seed)  # the initial weights follow --seed (a resumed run restores its RNG below)
     model = GLAGCN(info.layout, widths, args.channels, args.dropout).to(device)
     sampler = WindowSampler(train, model.receptive_field, info.layout, args.data_augmentation, args.stride)
     print(f"{len(train)} training sequences, {len(sampler)} windows per epoch; "
@@ -189,8 +190,6 @@ def main(argv: list[str] | None = None) -> int:
         best = min([h["eval_mpjpe_mm"] for h in history if h["eval_mpjpe_mm"] == h["eval_mpjpe_mm"]],
                    default=float("inf"))
         print(f"resumed from {path} after epoch {start_epoch}")
-    else:
-        torch.manual_seed(args.seed)
 
     # ---- training loop
     checkpoint_dir.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, *_: f"warning: {message}\n"
     try:
         written = prepare(args.output_dir, cameras, from_3d=args.from_3d, from_archive=args.from_archive)
-    except (DataError, OSError) as exc:
+    except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. an output folder that cannot be written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
     for path in written:
         print(f"wrote {path}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,12 +33,16 @@ class CheckpointError(ValueError):
 
 def _numpy_globals() -> list[Any]:
     """What the authors' ``random_state`` (a NumPy RandomState state tuple) needs to unpickle."""
-    from numpy.core import multiarray as legacy_multiarray  # numpy<2 name, kept as an alias
+    try:
+        from numpy._core.multiarray import _reconstruct  # numpy >= 2
+    except ImportError:
+        from numpy.core.multiarray import _reconstruct
 
     dtype_classes = [type(np.dtype(np.uint32)), type(np.dtype(np.float64))]
     return [
-        (legacy_multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
-        (np._core.multiarray._reconstruct, "numpy._core.multiarray._reconstruct"),
+        # Pickles name it by the module of the numpy that wrote them: allow both names.
+        (_reconstruct, "numpy.core.multiarray._reconstruct"),
+        (_reconstruct, "numpy._core.multiarray._reconstruct"),
         np.ndarray, np.dtype, *dtype_classes,
     ]
 
@@ -51,11 +56,15 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         with torch.serialization.safe_globals(_numpy_globals()):
             data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        culprit = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line),
-                       "unsupported pickle content")
+        culprit = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), None)
+        if culprit is None:  # e.g. a text file, or a pickle in a protocol torch.save never writes
+            raise CheckpointError(f"{path}: refused to load, not a PyTorch checkpoint or truncated "
+                                  f"or corrupt (unsupported pickle content)") from None
         raise CheckpointError(f"{path}: refused to load, the file asks to run code or build "
                               f"objects a checkpoint never needs ({culprit})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+            KeyError, IndexError, AssertionError, struct.error) as exc:
+        # The weights-only unpickler fails on arbitrary bytes with any of these.
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or corrupt "
                               f"({type(exc).__name__})") from None
     if isinstance(data, Mapping) and "model_pos" in data:

@@ -112,6 +112,8 @@ def prepare(output_dir: str | Path, cameras_path: str | Path, from_3d: str | Pat
         raw = positions_from_archive(from_archive)
         _save_npz(out_3d, positions_3d=raw)
     elif from_3d is not None:
+        if not Path(from_3d).is_file():
+            raise DataError(f"{from_3d}: file not found")
         if Path(from_3d).resolve() != out_3d.resolve():
             shutil.copyfile(from_3d, out_3d)
     else:
