@@ -10,21 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import shared_path
 from glagcn_video.checkpoint import save_checkpoint
 from glagcn_video.model import GLAGCN
 from glagcn_video.skeleton import H36M
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo.py"
-SHARED_VIDEOS = Path("/work/shared/videos")
-
-
 def shared_video(name: str) -> Path:
     """A real clip from the development share, or skip: it is not in a user's clone."""
-    path = SHARED_VIDEOS / name
-    if not path.is_file():
-        pytest.skip(f"real test clip {path} not available (development share only)")
-    return path
+    return shared_path(f"videos/{name}")
 
 
 def real_detector_or_skip() -> str:
