@@ -4,14 +4,19 @@
     python demo.py INPUT --out result.mp4 [--csv joints.csv] [--npz joints.npz]
 
 Without INPUT it runs on a photo that ships with Ultralytics (bus.jpg), so it
-works offline on a fresh install. See docs/demo.md for the stages and options.
+works offline on a fresh install. See the README for the stages and options.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+
+# Sleeping, not spinning, OpenMP threads: on a busy laptop spin-waiting threads
+# can slow PyTorch on the CPU a hundredfold. Must be set before torch starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from glagcn_video.checkpoint import CheckpointError
 from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ
