@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import cv2
@@ -87,3 +88,15 @@ def decoded(path: Path) -> tuple[int, float, tuple[int, int]]:
         count, shape = count + 1, frame.shape
     cap.release()
     return count, fps, (shape[1], shape[0]) if shape else (0, 0)
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot create files in (root ignores permission bits; /proc refuses it too)."""
+    if os.geteuid() == 0:
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("running as root without /proc: no unwritable folder to test with")
+        return Path("/proc")
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    folder.chmod(0o500)
+    return folder

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from demo_support import (DEMO, decoded, moving_square_clip, people_clip, random_checkpoint,
-                          real_detector_or_skip, shared_video)
+                          real_detector_or_skip, shared_video, unwritable_folder)
 from glagcn_video.export import csv_header
 from glagcn_video.position import MIN_DEPTH
 
@@ -111,19 +111,6 @@ def demo_main():
 @pytest.fixture(scope="module")
 def good_clip(tmp_path_factory) -> Path:
     return moving_square_clip(tmp_path_factory.mktemp("clip") / "clip.mp4")
-
-
-def unwritable_folder(tmp_path: Path) -> Path:
-    import os
-
-    if os.geteuid() == 0:  # root ignores permission bits; /proc refuses new files to everyone
-        if not os.path.isdir("/proc/self"):
-            pytest.skip("running as root without /proc: no unwritable folder to test with")
-        return Path("/proc")
-    folder = tmp_path / "readonly"
-    folder.mkdir()
-    folder.chmod(0o500)
-    return folder
 
 
 BAD_CASES = {

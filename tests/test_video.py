@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from demo_support import decoded, moving_square_clip, shared_video
+from demo_support import decoded, moving_square_clip, shared_video, unwritable_folder
 from glagcn_video.files import DemoError, check_output_path
 from glagcn_video.video import DEFAULT_FPS, VideoReader, count_frames, open_video_writer
 
@@ -125,18 +124,6 @@ def test_output_checks(tmp_path):
     with pytest.raises(DemoError, match="unsupported output extension"):
         open_video_writer(tmp_path / "a.gif", 8, 8, 30.0).__enter__()
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
-
-
-def unwritable_folder(tmp_path):
-    """A folder this process cannot create files in (root ignores permission bits; /proc refuses it too)."""
-    if os.geteuid() == 0:
-        if not os.path.isdir("/proc/self"):
-            pytest.skip("running as root without /proc: no unwritable folder to test with")
-        return Path("/proc")
-    folder = tmp_path / "readonly"
-    folder.mkdir()
-    folder.chmod(0o500)
-    return folder
 
 
 def test_unwritable_output_folder(tmp_path):
