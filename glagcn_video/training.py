@@ -140,7 +140,7 @@ def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Looka
 @torch.inference_mode()
 def predict_sequence(model: torch.nn.Module, poses_2d: np.ndarray, receptive_field: int,
                      layout: Layout, device: torch.device, tta: bool = False,
-                     batch_size: int = 1024, frame_stride: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+                     batch_size: int = 64, frame_stride: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
     """3D poses (F', J_out, 3) for every ``frame_stride``-th frame of (F, J, 2) input.
 
     Windows are taken at the full frame rate, edge frames repeated. Returns
@@ -193,7 +193,7 @@ class Errors:
 
 def evaluate(model: torch.nn.Module, sequences: list[Sequence], layout: Layout,
              device: torch.device, tta: bool, frame_stride: int = 1, by_subject: bool = False,
-             batch_size: int = 1024, wrap: Callable[[Iterable], Iterable] = lambda it: it,
+             batch_size: int = 64, wrap: Callable[[Iterable], Iterable] = lambda it: it,
              ) -> dict[str, dict[str, dict[str, float]]]:
     """Errors in mm per action group (and per subject if asked): ``{"plain": table}``
     plus ``"flip"`` (test-time flipping) when ``tta``.
