@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -28,6 +27,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machine import cpu_model  # noqa: E402
 from glagcn_video.checkpoint import load_checkpoint  # noqa: E402
 from glagcn_video.keypoints import clean_tracks  # noqa: E402
 from glagcn_video.lift import Lifter, resolve_device  # noqa: E402
@@ -35,16 +35,6 @@ from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, lift_track, r
 from glagcn_video.skeleton import H36M  # noqa: E402
 
 STAGES = ("decode", "detect", "track", "keypoints", "lift", "render", "encode")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:
@@ -81,7 +71,7 @@ def main() -> int:
 
     print(f"video: {args.video} ({result.video.width}x{result.video.height}, {frames} frames, "
           f"{result.fps:.2f} fps, {duration:.1f} s, {len(result.person_ids)} people lifted)")
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} "
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), device {device}")
     print(f"settings: imgsz {args.imgsz}, TTA {'on' if args.tta else 'off'}, "
           f"lifter {args.checkpoint.name} ({model.receptive_field} frames, {model.channels} channels); "

@@ -34,7 +34,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the OpenMP r
 
 import argparse  # noqa: E402
 import itertools  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -47,27 +46,12 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECTOR, Detections, PoseDetector, resolve_weights  # noqa: E402
+from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video.video import VideoReader  # noqa: E402
 
 CONFIDENT_SCORE = 0.5  # a reference detection counts as a person to find from this box score
 MATCH_IOU = 0.5
 WARMUP_FRAMES = 3  # untimed calls per size before timing (the first call builds the predictor)
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name, or the best the platform module can tell."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity where the OS reports one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -27,7 +27,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the OpenMP runtime's start
 
 import argparse  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -37,22 +36,12 @@ import torch  # noqa: E402
 
 from glagcn_video.checkpoint import describe, load_checkpoint  # noqa: E402
 from glagcn_video.fast import DEFAULT_CHUNK_SIZE, optimize_for_inference  # noqa: E402
+from benchmarks.machine import cpu_model  # noqa: E402
 from glagcn_video.lift import DEFAULT_BATCH_SIZE  # noqa: E402
 from glagcn_video.model import GLAGCN  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 
 TOLERANCE = 1e-5
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def timer(device: torch.device) -> Callable[[Callable[[], object]], float]:

@@ -31,6 +31,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video.render import Skeleton3DView, draw_pose_2d, person_color, side_by_side  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 
@@ -181,14 +182,7 @@ def time_frames(
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown cpu"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    model, usable = cpu_model(), usable_cores()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"{model}, {os.cpu_count()} cores ({usable} usable), load average {load}; "
