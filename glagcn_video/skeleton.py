@@ -6,7 +6,7 @@ joints lives here, so a joint index means the same thing everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -92,12 +92,9 @@ HUMANEVA15 = Layout(
 )
 
 # The released Mask R-CNN HumanEva model: same 15 joints, 12 edges (no (2,6), (1,9)).
-HUMANEVA15_FROM_COCO17 = Layout(
+HUMANEVA15_FROM_COCO17 = replace(
+    HUMANEVA15,
     name="humaneva15-from-coco17",
-    joint_names=_HUMANEVA_JOINTS,
-    parents=_HUMANEVA_PARENTS,
-    joints_left=(2, 3, 4, 8, 9, 10),
-    joints_right=(5, 6, 7, 11, 12, 13),
     edges=_one_based([e for e in _HUMANEVA_EDGES_1BASED if e not in ((2, 6), (1, 9))]),
 )
 
