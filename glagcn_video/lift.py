@@ -40,13 +40,6 @@ def resolve_device(name: str | None = None) -> torch.device:
     return device
 
 
-def normalize_screen(keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixels to the network's input range (the authors' ``normalize_screen_coordinates``):
-    x in [-1, 1] across the width, y scaled by the same factor (aspect kept)."""
-    keypoints = np.asarray(keypoints, dtype=np.float32)
-    return keypoints / width * 2 - np.array([1, height / width], dtype=np.float32)
-
-
 def windows(sequence: torch.Tensor, size: int) -> torch.Tensor:
     """(K, J, 2) -> (K, size, J, 2): the window centred on each frame, edges
     repeated; a strided view, not a copy."""

@@ -26,13 +26,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .camera import normalize_screen_coordinates
 from .checkpoint import load_checkpoint
 from .detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
 from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
 from .fast import optimize_for_inference
 from .files import DemoError, check_output_path
 from .keypoints import clean_tracks
-from .lift import DEFAULT_BATCH_SIZE, Lifter, normalize_screen, resolve_device
+from .lift import DEFAULT_BATCH_SIZE, Lifter, resolve_device
 from .position import default_focal, fit_translation, smooth_depth
 from .render import Skeleton3DView, draw_pose_2d, side_by_side
 from .skeleton import H36M
@@ -179,7 +180,8 @@ def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float) -> 
     the frame times, then placed in camera space."""
     times = track.frames / video.fps
     grid = model_times(times)
-    inputs = normalize_screen(resample(track.keypoints, times, grid), video.width, video.height)
+    keypoints = resample(track.keypoints.astype(np.float32), times, grid)
+    inputs = normalize_screen_coordinates(keypoints, video.width, video.height)
     poses = resample(lifter(inputs), grid, times)
     poses = poses - poses[:, :1]  # exactly pelvis-relative, so `root` is the pelvis
     center = (video.width / 2, video.height / 2)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from glagcn_video.files import DemoError
-from glagcn_video.lift import Lifter, normalize_screen, resolve_device, windows
+from glagcn_video.camera import normalize_screen_coordinates
+from glagcn_video.lift import Lifter, resolve_device, windows
 from glagcn_video.model import GLAGCN
 from glagcn_video.skeleton import H36M
 
@@ -15,7 +16,8 @@ from glagcn_video.skeleton import H36M
 def test_normalisation_follows_the_spec():
     width, height = 1280, 720
     points = np.array([[0, 0], [width, height], [width / 2, height / 2], [320, 90]], dtype=np.float32)
-    out = normalize_screen(points, width, height)
+    out = normalize_screen_coordinates(points, width, height)
+    assert out.dtype == np.float32
     expected = [[-1, -height / width], [1, height / width], [0, 0],
                 [320 / width * 2 - 1, 90 / width * 2 - height / width]]
     np.testing.assert_allclose(out, expected, atol=1e-6)
