@@ -63,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"lifter windows per batch (default: {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--no-tta", dest="tta", action="store_false",
                         help="skip flip test-time augmentation (about 2x faster lifting, a little less accurate)")
+    parser.add_argument("--no-rescale", dest="rescale", action="store_false",
+                        help="feed the lifter each person at their size on screen instead of at the training "
+                             "data's body size (small or large people then get too short or long bones)")
     parser.add_argument("--focal", type=_positive(float),
                         help="focal length in pixels (default: the image diagonal, a 53 degree diagonal view)")
     parser.add_argument("--tracker", default=DEFAULT_TRACKER,
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         args.input = ASSETS / "bus.jpg"
     options = DemoOptions(checkpoint=args.checkpoint, detector=args.detector, imgsz=args.imgsz,
                           conf=args.conf, device=args.device, batch_size=args.batch_size, tta=args.tta,
-                          focal=args.focal, tracker=args.tracker)
+                          rescale=args.rescale, focal=args.focal, tracker=args.tracker)
     try:
         result = run_demo(args.input, args.out, args.csv, args.npz, options)
     except (DemoError, CheckpointError) as exc:

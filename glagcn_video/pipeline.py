@@ -33,7 +33,7 @@ from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
 from .fast import optimize_for_inference
 from .files import DemoError, check_output_path
 from .keypoints import clean_tracks
-from .lift import DEFAULT_BATCH_SIZE, Lifter, resolve_device
+from .lift import DEFAULT_BATCH_SIZE, Lifter, match_training_scale, resolve_device
 from .position import default_focal, fit_translation, smooth_depth
 from .render import Skeleton3DView, draw_pose_2d, side_by_side
 from .skeleton import H36M
@@ -57,6 +57,7 @@ class DemoOptions:
     device: str | None = None  # None: CUDA if available, else MPS, else CPU
     batch_size: int = DEFAULT_BATCH_SIZE
     tta: bool = True
+    rescale: bool = True  # scale each track to the training data's body size (lift.match_training_scale)
     focal: float | None = None  # pixels; None: the image diagonal
     tracker: str = DEFAULT_TRACKER
 
@@ -175,13 +176,16 @@ def detect_and_track(reader: VideoReader, detector: PoseDetector, tracker: Perso
     return accumulator.tracks(), num_frames
 
 
-def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float) -> Person:
-    """A cleaned Human3.6M track to 3D: at 50 fps through the lifter, back to
-    the frame times, then placed in camera space."""
+def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float, rescale: bool = True) -> Person:
+    """A cleaned Human3.6M track to 3D: at 50 fps (and, with ``rescale``, at the
+    training data's body size) through the lifter, back to the frame times,
+    then placed in camera space from the track's own pixels."""
     times = track.frames / video.fps
     grid = model_times(times)
     keypoints = resample(track.keypoints.astype(np.float32), times, grid)
     inputs = normalize_screen_coordinates(keypoints, video.width, video.height)
+    if rescale:
+        inputs, _ = match_training_scale(inputs)
     poses = resample(lifter(inputs), grid, times)
     poses = poses - poses[:, :1]  # exactly pelvis-relative, so `root` is the pelvis
     center = (video.width / 2, video.height / 2)
@@ -252,7 +256,7 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pat
     with clock("keypoints"):
         segments = clean_tracks(raw_tracks, info.fps, num_frames)
     with clock("lift"):
-        people = [lift_track(t, lifter, info, focal)
+        people = [lift_track(t, lifter, info, focal, options.rescale)
                   for t in tqdm(segments, desc="lift", unit="track", disable=not progress)]
     result = DemoResult(info, num_frames, focal, people, raw_tracks, timings)
 

@@ -1,4 +1,4 @@
-"""Lifting: input normalisation, windows around every frame, flip test-time augmentation."""
+"""Lifting: input normalisation and scale, windows around every frame, flip test-time augmentation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from glagcn_video.files import DemoError
-from glagcn_video.camera import normalize_screen_coordinates
-from glagcn_video.lift import Lifter, resolve_device, windows
+from conftest import shared_path
+from glagcn_video.camera import normalize_screen_coordinates, project_to_2d, world_to_camera
+from glagcn_video.data import camera_for, dataset_info, load_cameras, load_positions_3d
+from glagcn_video.lift import H36M_TORSO, Lifter, match_training_scale, resolve_device, windows
 from glagcn_video.model import GLAGCN
 from glagcn_video.skeleton import H36M
 
@@ -21,6 +23,60 @@ def test_normalisation_follows_the_spec():
     expected = [[-1, -height / width], [1, height / width], [0, 0],
                 [320 / width * 2 - 1, 90 / width * 2 - height / width]]
     np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def random_lifter_model() -> GLAGCN:
+    torch.manual_seed(0)
+    return GLAGCN(H36M, (3, 3), 16).eval()
+
+
+def torso(keypoints: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(keypoints[:, 8] - keypoints[:, 0], axis=-1)
+
+
+def test_training_scale_fixes_the_median_torso_and_keeps_the_pelvis():
+    rng = np.random.default_rng(3)
+    track = rng.uniform(-0.5, 0.5, size=(30, 17, 2)).astype(np.float32)
+    track[:, 8] = track[:, 0] + [0.0, -0.1]  # torso 0.1 long, so the factor is 2.08
+    track[5, 8] = track[5, 0] + [0.0, -0.3]  # one outlier frame does not move the median
+    scaled, factor = match_training_scale(track)
+    assert factor == pytest.approx(H36M_TORSO / 0.1, rel=1e-5) and scaled.dtype == np.float32
+    assert np.median(torso(scaled)) == pytest.approx(H36M_TORSO, rel=1e-5)
+    np.testing.assert_allclose(scaled[:, 0], track[:, 0])  # the pelvis stays where it is
+    np.testing.assert_allclose(scaled - scaled[:, :1], (track - track[:, :1]) * factor, atol=1e-6)
+
+
+def test_training_scale_leaves_a_degenerate_track_alone():
+    track = np.zeros((4, 17, 2), np.float32)  # every joint on the pelvis: no size to measure
+    scaled, factor = match_training_scale(track)
+    assert factor == 1.0 and (scaled == track).all()
+
+
+def test_lifted_pose_does_not_depend_on_the_size_on_screen(random_lifter_model):
+    """The same motion seen at half the size gives the same 3D once scaled."""
+    track = np.random.default_rng(4).uniform(-0.4, 0.4, size=(12, 17, 2)).astype(np.float32)
+    small = track[:, :1] + (track - track[:, :1]) * 0.5
+    lifter = Lifter(random_lifter_model, random_lifter_model.receptive_field)
+    np.testing.assert_allclose(lifter(match_training_scale(small)[0]),
+                               lifter(match_training_scale(track)[0]), atol=1e-5)
+    assert np.abs(lifter(small) - lifter(track)).max() > 1e-3  # unscaled, the size does matter
+
+
+def test_training_torso_is_the_human36m_median():
+    """H36M_TORSO recomputed: pelvis-thorax in normalised units, training subjects,
+    all four cameras, every 10th frame, projected with the dataset's cameras."""
+    positions = load_positions_3d(shared_path("h36m/data_3d_h36m.npz"), "h36m")
+    cameras = load_cameras(shared_path("h36m/cameras.json"))
+    lengths = []
+    for subject in dataset_info("h36m").train_subjects:
+        for cam in camera_for(cameras, subject):
+            for world in positions[subject].values():
+                points = world_to_camera(world[::10, [0, 8]], cam.orientation, cam.translation)
+                pixels = project_to_2d(points, cam.focal, cam.center, cam.radial, cam.tangential)
+                pelvis, thorax = np.moveaxis(normalize_screen_coordinates(pixels, cam.res_w, cam.res_h), 1, 0)
+                lengths.append(np.linalg.norm(thorax - pelvis, axis=-1))
+    assert np.median(np.concatenate(lengths)) == pytest.approx(H36M_TORSO, abs=5e-4)
 
 
 def test_windows_centre_each_frame_and_repeat_the_edges():
@@ -102,12 +158,6 @@ def test_flip_tta_output_is_mirror_symmetric():
     plain = Lifter(model, receptive_field=9, tta=False)
     assert np.abs(plain(mirror(keypoints)) - mirror(plain(keypoints))).max() > 0.1  # not symmetric alone
     assert np.abs(plain(keypoints) - poses).max() > 0.1  # TTA really averages in a second prediction
-
-
-@pytest.fixture(scope="module")
-def random_lifter_model() -> GLAGCN:
-    torch.manual_seed(0)
-    return GLAGCN(H36M, (3, 3), 16).eval()
 
 
 def test_batch_size_does_not_change_results(random_lifter_model):

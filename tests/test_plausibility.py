@@ -18,10 +18,7 @@ from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, run_demo
 from glagcn_video.skeleton import H36M
 
 CLIPS = ["boxing_1person.mp4", "taichi_1person.mp4", "dumbbell_1person.mp4",
-         pytest.param("basketball_2people_lowres.mp4", marks=pytest.mark.xfail(
-             strict=True, reason="known: the shipped CPU-trained lifter gives person 1 of this 240p "
-                                 "clip (about 100 px tall) a 0.18 m left upper arm; remove this mark "
-                                 "when a better lifter passes")),
+         "basketball_2people_lowres.mp4",
          "walk_jump_2people_vp9.mp4", "skating_1person_pan.mp4"]
 
 # (name, (left child, left parent), (right child, right parent), plausible metres)
