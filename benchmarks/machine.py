@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import platform
 from pathlib import Path
+
+from glagcn_video.fast import usable_cores
+
+__all__ = ["cpu_model", "usable_cores"]
 
 
 def cpu_model() -> str:
@@ -16,8 +19,3 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity where the OS reports one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

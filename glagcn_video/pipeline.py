@@ -30,7 +30,7 @@ from .camera import normalize_screen_coordinates
 from .checkpoint import load_checkpoint
 from .detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
 from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
-from .fast import optimize_for_inference
+from .fast import optimize_for_inference, usable_cores
 from .files import DemoError, check_output_path
 from .keypoints import clean_tracks
 from .lift import DEFAULT_BATCH_SIZE, Lifter, match_training_scale, resolve_device
@@ -129,12 +129,16 @@ class DemoResult:
 
 def load_lifter(checkpoint: str | os.PathLike, device: torch.device, batch_size: int, tta: bool) -> Lifter:
     """The GLA-GCN checkpoint on ``device``, through the fast inference path
-    (same outputs as the eval-mode model, less work; see ``fast.py``)."""
+    (same outputs as the eval-mode model, less work, all cores; see ``fast.py``)."""
     model = load_checkpoint(checkpoint, map_location=device)
     if model.layout.name != H36M.name or model.maps_coco17:
         raise DemoError(checkpoint, f"is a {model.layout.name} model; the demo needs a Human3.6M "
                                     f"17-joint model")
-    return Lifter(optimize_for_inference(model), model.receptive_field, device, H36M, batch_size, tta)
+    # Ultralytics caps PyTorch at one thread fewer than the cores when imported;
+    # lifting runs alone, so its chunks use every core.
+    workers = usable_cores() if device.type == "cpu" else None
+    return Lifter(optimize_for_inference(model, workers=workers), model.receptive_field, device, H36M,
+                  batch_size, tta)
 
 
 class StageClock:

@@ -132,12 +132,28 @@ def test_output_usable_outside_inference_mode() -> None:
     assert not out.requires_grad and not out.is_inference()
 
 
+def test_chunks_in_parallel_match_one_after_another() -> None:
+    """Chunks run on a pool of worker threads give the serial result, outside
+    any no_grad context too, and leave PyTorch's thread count as it was."""
+    model = randomize(GLAGCN(H36M, (3, 3, 3), 32), seed=4)
+    x = torch.randn(13, 27, 17, 2)
+    threads = torch.get_num_threads()
+    parallel = optimize_for_inference(model, chunk_size=2, workers=3)(x)
+    assert torch.get_num_threads() == threads
+    assert not parallel.requires_grad and not parallel.is_inference()
+    serial = optimize_for_inference(model, chunk_size=2, workers=1)(x)
+    torch.testing.assert_close(parallel, serial, atol=1e-6, rtol=0)
+    assert_same(model, optimize_for_inference(model, chunk_size=2, workers=3), x)
+
+
 def test_rejects_wrong_input_shape() -> None:
     fast = optimize_for_inference(GLAGCN(H36M, (3,), 32).eval())
     with pytest.raises(ValueError, match="expected input"):
         fast(torch.randn(1, 3, 15, 2))
     with pytest.raises(ValueError, match="chunk_size"):
         optimize_for_inference(GLAGCN(H36M, (3,), 32).eval(), chunk_size=0)
+    with pytest.raises(ValueError, match="workers"):
+        optimize_for_inference(GLAGCN(H36M, (3,), 32).eval(), workers=0)
     with pytest.raises(TypeError):
         optimize_for_inference(torch.nn.Linear(2, 2))
 
