@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "data's body size (small or large people then get too short or long bones)")
     parser.add_argument("--focal", type=_positive(float),
                         help="focal length in pixels (default: the image diagonal, a 53 degree diagonal view)")
+    parser.add_argument("--threads", type=_positive(int),
+                        help="PyTorch CPU threads (default: every usable core)")
     parser.add_argument("--tracker", default=DEFAULT_TRACKER,
                         help=f"bytetrack, botsort, or an Ultralytics tracker .yaml (default: {DEFAULT_TRACKER})")
     return parser.parse_args(argv)
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         args.input = ASSETS / "bus.jpg"
     options = DemoOptions(checkpoint=args.checkpoint, detector=args.detector, imgsz=args.imgsz,
                           conf=args.conf, device=args.device, batch_size=args.batch_size, tta=args.tta,
-                          rescale=args.rescale, focal=args.focal, tracker=args.tracker)
+                          rescale=args.rescale, focal=args.focal, tracker=args.tracker,
+                          threads=args.threads)
     try:
         result = run_demo(args.input, args.out, args.csv, args.npz, options)
     except (DemoError, CheckpointError) as exc:

@@ -28,6 +28,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import cpu_model  # noqa: E402
+from glagcn_video.cpu import torch_threads, usable_cores  # noqa: E402
 from glagcn_video.checkpoint import load_checkpoint  # noqa: E402
 from glagcn_video.keypoints import clean_tracks  # noqa: E402
 from glagcn_video.lift import Lifter, resolve_device  # noqa: E402
@@ -45,9 +46,12 @@ def main() -> int:
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-tta", dest="tta", action="store_false")
+    parser.add_argument("--threads", type=int, help="PyTorch CPU threads (default: the demo's, every core)")
     args = parser.parse_args()
 
-    options = DemoOptions(checkpoint=args.checkpoint, imgsz=args.imgsz, device=args.device, tta=args.tta)
+    threads = args.threads or usable_cores()
+    options = DemoOptions(checkpoint=args.checkpoint, imgsz=args.imgsz, device=args.device, tta=args.tta,
+                          threads=threads)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
@@ -63,16 +67,17 @@ def main() -> int:
     plain = Lifter(model, model.receptive_field, device, H36M, options.batch_size, options.tta)
     segments = clean_tracks(result.raw_tracks, result.fps, frames)
     plain_times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        for track in segments:
-            lift_track(track, plain, result.video, result.focal)
-        plain_times.append(time.perf_counter() - start)
+    with torch_threads(threads):  # as many as the demo's lift stage had
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            for track in segments:
+                lift_track(track, plain, result.video, result.focal)
+            plain_times.append(time.perf_counter() - start)
 
     print(f"video: {args.video} ({result.video.width}x{result.video.height}, {frames} frames, "
           f"{result.fps:.2f} fps, {duration:.1f} s, {len(result.person_ids)} people lifted)")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), device {device}")
+          f"({threads} threads), device {device}")
     print(f"settings: imgsz {args.imgsz}, TTA {'on' if args.tta else 'off'}, "
           f"lifter {args.checkpoint.name} ({model.receptive_field} frames, {model.channels} channels); "
           f"median of {args.repeats} runs\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-from glagcn_video.fast import usable_cores
+from glagcn_video.cpu import usable_cores
 
 __all__ = ["cpu_model", "usable_cores"]
 

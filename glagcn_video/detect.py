@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cpu import torch_threads
 from .files import DemoError
 
 DEFAULT_DETECTOR = "yolo11n-pose.pt"
@@ -89,6 +90,11 @@ class PoseDetector:
         self.source = source
         self.imgsz, self.conf = imgsz, conf
         self.device = ultralytics_device(device)
+        # Ultralytics sets up its predictor on the first call and then sets
+        # PyTorch's thread count to its own default (cores - 1): make that
+        # first call here, on a blank frame, and keep the caller's setting.
+        with torch_threads(torch.get_num_threads()):
+            self(np.zeros((32, 32, 3), np.uint8))
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         result = self.model.predict(frame_bgr, imgsz=self.imgsz, conf=self.conf, device=self.device,

@@ -54,29 +54,21 @@ weights do not reach it.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cpu import torch_threads
 from .model import GLAGCN, AdaptiveGraphConv, GraphTemporalUnit, TemporalConv, coco17_to_humaneva15
 
-__all__ = ["optimize_for_inference", "FastGLAGCN", "DEFAULT_CHUNK_SIZE", "usable_cores"]
+__all__ = ["optimize_for_inference", "FastGLAGCN", "DEFAULT_CHUNK_SIZE"]
 
 DEFAULT_CHUNK_SIZE = 4
 _L2_BUDGET_BYTES = 2 << 20
-
-
 _POOLS: dict[int, ThreadPoolExecutor] = {}
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity where the OS reports one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
@@ -84,18 +76,6 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     if workers not in _POOLS:
         _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="glagcn-fast")
     return _POOLS[workers]
-
-
-@contextmanager
-def _single_threaded_ops() -> Iterator[None]:
-    """PyTorch's intra-op thread count set to 1 for the duration (it is
-    process-wide), so that N chunk workers use N cores rather than N x N threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _bn_scale_shift(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -415,7 +395,7 @@ class FastGLAGCN(nn.Module):
             return torch.cat([self._forward(part) for part in x.split(self.chunk_size or x.shape[0])])
         parts = x.split(self.chunk_size or self.cpu_chunk_size)
         workers = min(len(parts), self.workers or torch.get_num_threads())
-        with _single_threaded_ops():
+        with torch_threads(1):  # N workers on N cores, not N x N threads
             if workers == 1:
                 return torch.cat([self._forward(part) for part in parts])
             return torch.cat(list(_pool(workers).map(self._forward, parts)))

@@ -30,7 +30,8 @@ from .camera import normalize_screen_coordinates
 from .checkpoint import load_checkpoint
 from .detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
 from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
-from .fast import optimize_for_inference, usable_cores
+from .cpu import torch_threads, usable_cores
+from .fast import optimize_for_inference
 from .files import DemoError, check_output_path
 from .keypoints import clean_tracks
 from .lift import DEFAULT_BATCH_SIZE, Lifter, match_training_scale, resolve_device
@@ -60,6 +61,7 @@ class DemoOptions:
     rescale: bool = True  # scale each track to the training data's body size (lift.match_training_scale)
     focal: float | None = None  # pixels; None: the image diagonal
     tracker: str = DEFAULT_TRACKER
+    threads: int | None = None  # PyTorch CPU threads while the demo runs; None: every usable core
 
 
 @dataclass
@@ -129,16 +131,12 @@ class DemoResult:
 
 def load_lifter(checkpoint: str | os.PathLike, device: torch.device, batch_size: int, tta: bool) -> Lifter:
     """The GLA-GCN checkpoint on ``device``, through the fast inference path
-    (same outputs as the eval-mode model, less work, all cores; see ``fast.py``)."""
+    (same outputs as the eval-mode model, less work; see ``fast.py``)."""
     model = load_checkpoint(checkpoint, map_location=device)
     if model.layout.name != H36M.name or model.maps_coco17:
         raise DemoError(checkpoint, f"is a {model.layout.name} model; the demo needs a Human3.6M "
                                     f"17-joint model")
-    # Ultralytics caps PyTorch at one thread fewer than the cores when imported;
-    # lifting runs alone, so its chunks use every core.
-    workers = usable_cores() if device.type == "cpu" else None
-    return Lifter(optimize_for_inference(model, workers=workers), model.receptive_field, device, H36M,
-                  batch_size, tta)
+    return Lifter(optimize_for_inference(model), model.receptive_field, device, H36M, batch_size, tta)
 
 
 class StageClock:
@@ -242,6 +240,15 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pat
     leaves no output behind.
     """
     options = options or DemoOptions()
+    # Ultralytics sets PyTorch to one thread fewer than the cores (one thread on
+    # two cores, for its training); the demo's stages run one at a time, so
+    # each gets every core unless told otherwise.
+    with torch_threads(options.threads or usable_cores()):
+        return _run_demo(video, out, csv, npz, options, progress)
+
+
+def _run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.PathLike | None,
+              npz: str | os.PathLike | None, options: DemoOptions, progress: bool) -> DemoResult:
     out = Path(out)
     csv_path, npz_path = (Path(p) if p is not None else None for p in (csv, npz))
     timings: dict[str, float] = {}

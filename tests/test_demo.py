@@ -54,7 +54,7 @@ def test_real_people_are_tracked_lifted_and_exported(tmp_path, checkpoint):
     clip = people_clip(tmp_path / "people.mp4", num_frames=5, fps=10.0)
     done = run_demo(clip, "--out", tmp_path / "out.mp4", "--csv", tmp_path / "out.csv",
                     "--npz", tmp_path / "out.npz", "--detector", detector, "--checkpoint", checkpoint,
-                    "--device", "cpu", "--batch-size", "3", cwd=tmp_path)
+                    "--device", "cpu", "--batch-size", "3", "--threads", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     count, fps, size = decoded(tmp_path / "out.mp4")
     assert (count, size) == (5, (380 + 500, 500)) and fps == pytest.approx(10.0)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from demo_support import real_detector_or_skip
+from glagcn_video.cpu import torch_threads
 from glagcn_video.detect import DEFAULT_DETECTOR, PoseDetector, resolve_weights, ultralytics_device
 from glagcn_video.files import DemoError
 
@@ -40,6 +41,17 @@ def test_random_weight_detector_builds_offline_and_returns_empty_arrays():
     assert found.keypoints.shape == (len(found), 17, 2)
     assert found.keypoint_scores.shape == (len(found), 17)
     assert found.boxes.shape == (len(found), 4) and found.box_scores.shape == (len(found),)
+
+
+def test_detector_keeps_the_callers_thread_count():
+    """Ultralytics resets PyTorch's threads to its own default (cores - 1) when
+    it sets up a predictor; the detector does that set-up itself and undoes it."""
+    from ultralytics.utils import NUM_THREADS
+
+    with torch_threads(NUM_THREADS + 1):
+        detector = PoseDetector("yolo11n-pose.yaml", imgsz=64)
+        detector(np.zeros((48, 64, 3), np.uint8))
+        assert torch.get_num_threads() == NUM_THREADS + 1
 
 
 def test_wrong_models_are_clear_errors(tmp_path):
