@@ -5,7 +5,8 @@ Human3.6M architecture with random weights, or ``--checkpoint``) on the same
 random windows. For each batch size, every repetition times one forward of
 each model, alternating which goes first, after ``--warmup`` untimed rounds;
 the median over repetitions is reported as windows per second, with the
-outputs' max abs difference. The one-off costs of the fast path (building it,
+outputs' max abs difference and, for scale, the faithful model's own float32
+rounding error (its distance from the same model in float64). The one-off costs of the fast path (building it,
 which folds the weights and builds the FFT spectra, and its first call) are
 reported separately.
 
@@ -27,6 +28,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the OpenMP runtime's start
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -80,13 +82,15 @@ def bench_device(model: GLAGCN, device: torch.device, batch_sizes: list[int], re
 
     ok = True
     print(f"{'device':<7} {'batch':>5} {'faithful win/s':>15} {'fast win/s':>11} {'speed-up':>9} "
-          f"{'max |diff|':>11}")
+          f"{'max |diff|':>11} {'f32 noise':>10}")
     for n in batch_sizes:
         x = inputs[n]
         runners = {"faithful": lambda x=x: model(x), "fast": lambda x=x: fast(x)}
         times: dict[str, list[float]] = {name: [] for name in runners}
         with torch.inference_mode():
-            diff = (fast(x) - model(x)).abs().max().item()
+            expected = model(x)
+            diff = (fast(x) - expected).abs().max().item()
+            noise = float32_noise(model, x, expected)
             for rep in range(warmup + repeats):
                 order = list(runners) if rep % 2 == 0 else list(reversed(runners))
                 for name in order:
@@ -94,10 +98,21 @@ def bench_device(model: GLAGCN, device: torch.device, batch_sizes: list[int], re
                     if rep >= warmup:
                         times[name].append(elapsed)
         rate = {name: n / statistics.median(t) for name, t in times.items()}
-        ok &= diff <= TOLERANCE
+        ok &= diff <= max(TOLERANCE, 2 * noise)
         print(f"{device.type:<7} {n:>5} {rate['faithful']:>15.2f} {rate['fast']:>11.2f} "
-              f"{rate['fast'] / rate['faithful']:>8.2f}x {diff:>11.2e}", flush=True)
+              f"{rate['fast'] / rate['faithful']:>8.2f}x {diff:>11.2e} {noise:>10.2e}", flush=True)
     return ok
+
+
+def float32_noise(model: GLAGCN, x: torch.Tensor, expected: torch.Tensor) -> float:
+    """How far the faithful float32 output itself is from float64 arithmetic.
+
+    A trained model fed random windows (far outside its training inputs) can
+    amplify rounding beyond TOLERANCE on its own; then two float32 orders of
+    the same sums may differ by up to twice this much, and no more is asked.
+    """
+    exact = copy.deepcopy(model).double()(x.double())
+    return (expected.double() - exact).abs().max().item()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                            args.seed)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if not ok:
-        print(f"MISMATCH: the fast path differs from the faithful model by more than {TOLERANCE}")
+        print(f"MISMATCH: the fast path differs from the faithful model by more than {TOLERANCE} "
+              f"and more than twice the faithful model's own float32 rounding")
     return 0 if ok else 1
 
 
