@@ -32,13 +32,13 @@ Every step is exact algebra; only the rounding differs:
   independent, and the small per-window operations scale far better across
   windows than inside one operation (PyTorch's intra-op threads).
 
-Measured on the 243-frame, 96-channel model, one thread of a shared 2-core
-AMD EPYC (CPU time, interleaved with the faithful model): 1.28x faster at
-batch 1 (the faithful model already runs its big convolutions near this
-core's peak, and the exact rewrite removes 40% of the 1.60 G multiply-adds
-per window, leaving 0.96 G), 4.0x at batch 64 (where the faithful model
-streams its features through memory). benchmarks/bench_lifter.py measures
-it on your machine.
+Measured on the 243-frame, 96-channel model on a 2-core AMD EPYC against the
+faithful module (BENCHMARKS.md): with one thread each, 1.24x faster at batch
+1 (the faithful model already runs its big convolutions near this core's
+peak, and the exact rewrite removes 40% of the 1.60 G multiply-adds per
+window, leaving 0.96 G) and 3.8x at batch 64 (where the faithful model
+streams its features through memory); with both cores, 1.6-1.9x and 4.0x.
+benchmarks/bench_lifter.py measures it on your machine.
 
 No position needs skipping for the released models: every unit's attention
 uses the whole window, and a 9-tap convolution with stride w <= 5 reads every
