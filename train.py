@@ -5,8 +5,8 @@ The authors' command lines work unchanged, e.g.
     python train.py -k gt -arc 3,3,3,3,3 -ch 96 -da -tta -c checkpoint/h36m
     python train.py -k gt -arc 3,3,3,3,3 -tta --evaluate best_epoch.bin
 
-Data (VideoPose3D npz files and cameras.json) is read from --data-dir; see
-data/README.md. Read top to bottom: arguments, data, model, then either one
+Data (VideoPose3D npz files and cameras.json) is read from --data-dir; the
+README's "Data preparation" section says how to prepare it. Read top to bottom: arguments, data, model, then either one
 evaluation or the training loop.
 """
 
@@ -41,8 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-k", "--keypoints", default="gt", help="2D keypoints: data_2d_<dataset>_<NAME>.npz")
     p.add_argument("-str", "--subjects-train", default=None, help="comma-separated (default: the dataset's)")
     p.add_argument("-ste", "--subjects-test", default=None, help="comma-separated (default: the dataset's)")
-    p.add_argument("-a", "--actions", default="*", help="comma-separated action prefixes, or * for all")
-    p.add_argument("-c", "--checkpoint", default="checkpoint/h36m", help="checkpoint directory")
+    p.add_argument("-a", "--actions", default=None,
+                   help="comma-separated action prefixes, or * for all (default: the dataset's "
+                        "protocol: all for h36m, Walk,Jog,Box for humaneva15)")
+    p.add_argument("-c", "--checkpoint", default=None,
+                   help="checkpoint directory (default: checkpoint/<dataset>)")
     p.add_argument("--checkpoint-frequency", default=10, type=int, help="keep epoch_N.bin every N epochs")
     p.add_argument("-r", "--resume", default="", help="checkpoint to resume (path, or name in -c)")
     p.add_argument("--evaluate", default="", help="checkpoint to evaluate (path, or name in -c)")
@@ -145,7 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     info = dataset_info(args.dataset)
     subjects_train = args.subjects_train.split(",") if args.subjects_train else list(info.train_subjects)
     subjects_test = args.subjects_test.split(",") if args.subjects_test else list(info.test_subjects)
-    actions = None if args.actions == "*" else args.actions.split(",")
+    if args.actions is None:
+        actions = list(info.actions) if info.actions else None
+    else:
+        actions = None if args.actions == "*" else args.actions.split(",")
+    if args.checkpoint is None:
+        args.checkpoint = f"checkpoint/{info.name}"
+    pixel = 2 / info.image_width  # one pixel in normalised 2D coordinates, for the noise options
     widths = [int(w) for w in args.architecture.split(",")]
     checkpoint_dir = Path(args.checkpoint)
 
@@ -153,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     needed = subjects_test if args.evaluate else subjects_train + subjects_test
     dataset = load_dataset(info.name, args.data_dir, args.keypoints, subjects=dict.fromkeys(needed))
     test = select(dataset.select(subjects_test, actions), 1.0, args.downsample, args.seed)
-    print(f"{len(test)} test sequences, {sum(len(s.poses_3d) for s in test)} frames")
+    print(f"{len(test)} test sequences, {sum(len(s.poses_3d) for s in test)} frames"
+          + (f" (actions {', '.join(actions)})" if actions else ""))
 
     # ---- evaluation only
     if args.evaluate:
@@ -164,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.eval_noise_px > 0 or args.eval_drop_keypoints > 0:
             rng = np.random.default_rng(args.seed)
             test = [replace(s, poses_2d=corrupt_sequence(s.poses_2d, rng, args.eval_noise_px,
-                                                         args.eval_drop_keypoints)) for s in test]
+                                                         args.eval_drop_keypoints, pixel)) for s in test]
             print(f"test 2D corrupted: noise {args.eval_noise_px} px, "
                   f"joints dropped with p={args.eval_drop_keypoints}")
         results = evaluate(model, test, info.layout, device, args.test_time_augmentation,
@@ -209,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         bar = lambda it: tqdm(it, total=-(-len(sampler) // args.batch_size), leave=False,  # noqa: E731
                               desc=f"epoch {epoch + 1}/{args.epochs}")
         loss = train_epoch(model, sampler, optimizer, args.batch_size, rng, device,
-                           args.noise_px, args.drop_keypoints, wrap=bar)
+                           args.noise_px, args.drop_keypoints, wrap=bar, pixel=pixel)
         eval_mm = float("nan")
         if not args.no_eval:
             results = evaluate(model, test, info.layout, device, args.test_time_augmentation,

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from glagcn_video.data import DataError  # noqa: E402
-from glagcn_video.prepare import prepare  # noqa: E402
+from glagcn_video.prepare import prepare, run_preparation  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,19 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=Path, help="camera parameters JSON (default: OUTPUT_DIR/cameras.json)")
     args = parser.parse_args(argv)
     cameras = args.cameras or args.output_dir / "cameras.json"
-    warnings.formatwarning = lambda message, *_: f"warning: {message}\n"
-    try:
-        written = prepare(args.output_dir, cameras, from_3d=args.from_3d, from_archive=args.from_archive)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # e.g. an output folder that cannot be written
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return run_preparation(lambda: prepare(args.output_dir, cameras, from_3d=args.from_3d,
+                                           from_archive=args.from_archive))
 
 
 if __name__ == "__main__":

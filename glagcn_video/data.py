@@ -45,14 +45,21 @@ class DatasetInfo:
     test_subjects: tuple[str, ...]
     file_3d: str
     cameras_file: str
+    # The protocol's action prefixes (None: all), for train.py's default -a.
+    actions: tuple[str, ...] | None = None
+    # Image width in pixels: one pixel is 2 / image_width in normalised coordinates.
+    image_width: int = 1000
 
 
 DATASETS = {
     "h36m": DatasetInfo("h36m", H36M, 50, ("S1", "S5", "S6", "S7", "S8"), ("S9", "S11"),
                         "data_3d_h36m.npz", "cameras.json"),
+    # The HumanEva-I protocol (VideoPose3D, GLA-GCN): train on Train/S1-S3, test on
+    # Validate/S1-S3, actions Walk, Jog and Box only (Gestures and ThrowCatch left out).
     "humaneva15": DatasetInfo("humaneva15", HUMANEVA15, 60, ("Train/S1", "Train/S2", "Train/S3"),
                               ("Validate/S1", "Validate/S2", "Validate/S3"),
-                              "data_3d_humaneva15.npz", "cameras_humaneva15.json"),
+                              "data_3d_humaneva15.npz", "cameras_humaneva15.json",
+                              actions=("Walk", "Jog", "Box"), image_width=640),
 }
 DATASET_ALIASES = {"humaneva": "humaneva15"}
 
@@ -66,12 +73,24 @@ def dataset_info(name: str) -> DatasetInfo:
 
 def load_cameras(path: str | Path) -> dict[str, list[Camera]]:
     """Read camera parameters: ``intrinsics`` (one per camera, in the 2D files'
-    camera order) and ``extrinsics`` (per subject, same order; translation in mm)."""
+    camera order) and ``extrinsics`` (per subject, same order; translation in mm).
+
+    ``intrinsics`` may also be a dict subject -> list, for datasets that
+    calibrated every subject's session separately (HumanEva-I, see
+    ``glagcn_video/prepare_humaneva.py``); Human3.6M's single list is shared
+    by all subjects.
+    """
     path = Path(path)
     try:
         raw = json.loads(path.read_text())
         cameras: dict[str, list[Camera]] = {}
         for subject, extrinsics in raw["extrinsics"].items():
+            intrinsics = raw["intrinsics"]
+            if isinstance(intrinsics, dict):
+                if subject not in intrinsics:
+                    raise DataError(f"{path}: no intrinsics for subject {subject} "
+                                    f"(has {', '.join(sorted(intrinsics))})")
+                intrinsics = intrinsics[subject]
             cameras[subject] = [
                 Camera(id=str(intr["id"]), res_w=int(intr["res_w"]), res_h=int(intr["res_h"]),
                        focal=np.asarray(intr["focal_length"], np.float32),
@@ -80,10 +99,12 @@ def load_cameras(path: str | Path) -> dict[str, list[Camera]]:
                        tangential=np.asarray(intr["tangential_distortion"], np.float32),
                        orientation=np.asarray(extr["orientation"], np.float32),
                        translation=np.asarray(extr["translation"], np.float32) / 1000)
-                for intr, extr in zip(raw["intrinsics"], extrinsics, strict=True)
+                for intr, extr in zip(intrinsics, extrinsics, strict=True)
             ]
     except FileNotFoundError:
         raise DataError(f"{path}: camera parameters not found") from None
+    except DataError:
+        raise
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path}: not a valid camera file ({type(exc).__name__}: {exc})") from None
     return cameras
@@ -106,6 +127,8 @@ def _load_npz_dict(path: Path, key: str) -> dict:
                 raise DataError(f"{path}: no {key!r} array (has {', '.join(data.files)}); "
                                 f"is it a VideoPose3D-format file?")
             return data[key].item()
+    except DataError:  # a ValueError too, but already says what is wrong
+        raise
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"{path}: not a readable npz file ({exc})") from None
 
@@ -170,8 +193,13 @@ def load_dataset(dataset: str, data_dir: str | Path, keypoints: str = "gt",
     """
     info = dataset_info(dataset)
     data_dir = Path(data_dir)
+    cameras_path = data_dir / info.cameras_file
+    if info.name == "humaneva15" and not cameras_path.is_file():
+        raise DataError(f"{cameras_path}: camera parameters not found; HumanEva-I's npz files carry "
+                        f"none: fit them with 'python data/prepare_data_humaneva.py --from-npz DIR "
+                        f"--output-dir {data_dir}' (DIR: the folder with the two npz files)")
     positions = load_positions_3d(data_dir / info.file_3d, info.name)
-    cameras = load_cameras(data_dir / info.cameras_file)
+    cameras = load_cameras(cameras_path)
     path_2d = data_dir / f"data_2d_{info.name}_{keypoints}.npz"
     keypoints_2d = _load_npz_dict(path_2d, "positions_2d")
     wanted = list(subjects) if subjects is not None else [*info.train_subjects, *info.test_subjects]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import sys
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,21 @@ def prepare(output_dir: str | Path, cameras_path: str | Path, from_3d: str | Pat
     out_2d = output_dir / "data_2d_h36m_gt.npz"
     _save_npz(out_2d, positions_2d=ground_truth_2d(positions, out_cameras), metadata=metadata)
     return [out_3d, out_2d, out_cameras]
+
+
+def run_preparation(job: Callable[[], list[Path]]) -> int:
+    """The data/prepare_data_*.py scripts' exit: run ``job``, print what it
+    wrote, or one ``error: <file>: <problem>`` line and exit code 1."""
+    warnings.formatwarning = lambda message, *_: f"warning: {message}\n"
+    try:
+        written = job()
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. an output folder that cannot be written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0

@@ -20,7 +20,8 @@ from .data import Sequence, WindowSampler, flip_poses
 from .metrics import mpjpe, mpjpe_loss, mpjve, n_mpjpe, p_mpjpe
 from .skeleton import Layout
 
-# Human3.6M frames are 1000 px wide and normalised to [-1, 1]: 1 px = 2/1000.
+# Human3.6M frames are 1000 px wide and normalised to [-1, 1]: 1 px = 2/1000
+# (the default; other datasets pass ``pixel=2 / image_width``).
 PIXEL = 2 / 1000
 
 
@@ -81,7 +82,7 @@ def bn_momentum(epoch: int, epochs: int, initial: float = 0.1, final: float = 0.
 
 
 def corrupt_keypoints(x: np.ndarray, rng: np.random.Generator, noise_px: float,
-                      drop_prob: float) -> np.ndarray:
+                      drop_prob: float, pixel: float = PIXEL) -> np.ndarray:
     """Make ground-truth 2D windows (B, T, J, 2) look like a detector's.
 
     Each window gets Gaussian noise of a random strength in [0, noise_px]
@@ -93,18 +94,18 @@ def corrupt_keypoints(x: np.ndarray, rng: np.random.Generator, noise_px: float,
         dropped = rng.random(x.shape[:3]) < drop_prob
         x = np.where(dropped[..., None], neighbours, x)
     if noise_px > 0:
-        sigma = rng.uniform(0, noise_px * PIXEL, size=(len(x), 1, 1, 1))
+        sigma = rng.uniform(0, noise_px * pixel, size=(len(x), 1, 1, 1))
         x = x + rng.standard_normal(x.shape).astype(np.float32) * sigma
     return x.astype(np.float32)
 
 
 def corrupt_sequence(poses_2d: np.ndarray, rng: np.random.Generator, noise_px: float = 0.0,
-                     drop_prob: float = 0.0) -> np.ndarray:
+                     drop_prob: float = 0.0, pixel: float = PIXEL) -> np.ndarray:
     """A test sequence (F, J, 2) as a worse detector would give it: Gaussian
     noise of ``noise_px`` pixels, and each joint of each frame dropped with
     ``drop_prob`` and filled by linear interpolation over time from the
     frames where it was kept (held at the ends)."""
-    out = poses_2d + rng.standard_normal(poses_2d.shape).astype(np.float32) * noise_px * PIXEL
+    out = poses_2d + rng.standard_normal(poses_2d.shape).astype(np.float32) * noise_px * pixel
     if drop_prob > 0:
         frames = np.arange(len(out))
         dropped = rng.random(out.shape[:2]) < drop_prob
@@ -119,13 +120,13 @@ def corrupt_sequence(poses_2d: np.ndarray, rng: np.random.Generator, noise_px: f
 def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Lookahead,
                 batch_size: int, rng: np.random.Generator, device: torch.device,
                 noise_px: float = 0.0, drop_prob: float = 0.0,
-                wrap: Callable[[Iterable], Iterable] = lambda it: it) -> float:
+                wrap: Callable[[Iterable], Iterable] = lambda it: it, pixel: float = PIXEL) -> float:
     """One pass over the shuffled windows; returns the mean MPJPE loss in metres."""
     model.train()
     total, count = 0.0, 0
     for x, y in wrap(sampler.batches(batch_size, rng)):
         if noise_px > 0 or drop_prob > 0:
-            x = corrupt_keypoints(x, rng, noise_px, drop_prob)
+            x = corrupt_keypoints(x, rng, noise_px, drop_prob, pixel)
         inputs = torch.from_numpy(x).to(device, non_blocking=True)
         targets = torch.from_numpy(y).to(device, non_blocking=True)
         optimizer.zero_grad()
