@@ -106,18 +106,29 @@ class Lifter:
         x[..., 0] *= -1
         return x
 
-    @torch.inference_mode()
     def __call__(self, keypoints: np.ndarray) -> np.ndarray:
-        """(K, J, 2) normalised 2D at the model's frame rate -> (K, J, 3) metres."""
+        """(K, J, 2) normalised 2D at the model's frame rate -> (K, J, 3) metres
+        (flip-averaged with ``tta``)."""
+        plain, averaged = self.predict(keypoints)
+        return plain if averaged is None else averaged
+
+    @torch.inference_mode()
+    def predict(self, keypoints: np.ndarray, stride: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+        """The plain prediction for every ``stride``-th frame of (K, J, 2) input,
+        and with ``tta`` also its average with the mirrored window's prediction
+        mirrored back (else None), both from one forward pass per batch.
+        Windows are always taken at the full frame rate; evaluation wants both
+        results and may score a subset of frames."""
         sequence = torch.as_tensor(np.asarray(keypoints, dtype=np.float32), device=self.device)
-        all_windows = windows(sequence, self.receptive_field)
-        out = []
+        all_windows = windows(sequence, self.receptive_field)[::stride]
+        plain, averaged = [], []
         for start in range(0, len(all_windows), self.batch_size):
             batch = all_windows[start:start + self.batch_size].contiguous()
             if self.tta:
                 pred = self.model(torch.cat([batch, self._mirror(batch)]))[:, 0]
-                pred = (pred[:len(batch)] + self._mirror(pred[len(batch):])) / 2
+                pred, mirrored = pred[:len(batch)], self._mirror(pred[len(batch):])
+                averaged.append(((pred + mirrored) / 2).float().cpu())
             else:
                 pred = self.model(batch)[:, 0]
-            out.append(pred.float().cpu())
-        return torch.cat(out).numpy()
+            plain.append(pred.float().cpu())
+        return torch.cat(plain).numpy(), (torch.cat(averaged).numpy() if self.tta else None)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import Sequence, WindowSampler, flip_poses
+from .data import Sequence, WindowSampler
+from .lift import Lifter
 from .metrics import mpjpe, mpjpe_loss, mpjve, n_mpjpe, p_mpjpe
 from .skeleton import Layout
 
@@ -138,32 +139,6 @@ def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Looka
     return total / max(count, 1)
 
 
-@torch.inference_mode()
-def predict_sequence(model: torch.nn.Module, poses_2d: np.ndarray, receptive_field: int,
-                     layout: Layout, device: torch.device, tta: bool = False,
-                     batch_size: int = 64, frame_stride: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-    """3D poses (F', J_out, 3) for every ``frame_stride``-th frame of (F, J, 2) input.
-
-    Windows are taken at the full frame rate, edge frames repeated. Returns
-    the plain prediction and, with ``tta``, also the average with the mirrored
-    window's prediction mirrored back (both from one forward pass).
-    """
-    dummy_3d = np.zeros(poses_2d.shape[:2] + (3,), np.float32)
-    sampler = WindowSampler([Sequence("", "", 0, poses_2d, dummy_3d)], receptive_field, layout,
-                            stride=frame_stride)
-    plain, averaged = [], []
-    for x, _ in sampler.batches(batch_size):
-        if tta:
-            x = np.concatenate([x, flip_poses(x, layout)])
-        pred = model(torch.from_numpy(x).to(device)).float().cpu().numpy()[:, 0]
-        if tta:
-            half = len(pred) // 2
-            pred, mirrored = pred[:half], flip_poses(pred[half:], layout)
-            averaged.append((pred + mirrored) / 2)
-        plain.append(pred)
-    return np.concatenate(plain), (np.concatenate(averaged) if tta else None)
-
-
 @dataclass
 class Errors:
     """Frame-weighted sums of each metric over a group of sequences, in metres."""
@@ -204,13 +179,12 @@ def evaluate(model: torch.nn.Module, sequences: list[Sequence], layout: Layout,
     stride > 1 the velocity error compares frames ``frame_stride`` apart.
     """
     model.eval()
-    receptive_field = model.receptive_field
+    lifter = Lifter(model, model.receptive_field, device, layout, batch_size, tta)
     groups: dict[str, dict[str, Errors]] = {"plain": defaultdict(Errors)}
     if tta:
         groups["flip"] = defaultdict(Errors)
     for seq in wrap(sequences):
-        plain, flipped = predict_sequence(model, seq.poses_2d, receptive_field, layout, device,
-                                          tta, batch_size, frame_stride)
+        plain, flipped = lifter.predict(seq.poses_2d, frame_stride)
         target = seq.poses_3d[::frame_stride]
         key = f"{seq.subject} {seq.action_group}" if by_subject else seq.action_group
         groups["plain"][key].add(plain, target)

@@ -160,6 +160,22 @@ def test_flip_tta_output_is_mirror_symmetric():
     assert np.abs(plain(keypoints) - poses).max() > 0.1  # TTA really averages in a second prediction
 
 
+def test_predict_gives_both_results_for_every_strided_frame(random_lifter_model):
+    """Evaluation's path: plain and flip-averaged from one pass, windows still
+    at the full frame rate when only every k-th frame is scored."""
+    keypoints = np.random.default_rng(5).uniform(-1, 1, size=(23, 17, 2)).astype(np.float32)
+    lifter = Lifter(random_lifter_model, random_lifter_model.receptive_field, batch_size=4)
+    plain, averaged = lifter.predict(keypoints)
+    np.testing.assert_array_equal(averaged, lifter(keypoints))
+    no_tta = Lifter(random_lifter_model, random_lifter_model.receptive_field, batch_size=4, tta=False)
+    np.testing.assert_allclose(plain, no_tta(keypoints), atol=1e-6)
+    assert no_tta.predict(keypoints)[1] is None
+    strided_plain, strided_averaged = lifter.predict(keypoints, stride=5)
+    assert len(strided_plain) == 5  # frames 0, 5, 10, 15, 20
+    np.testing.assert_allclose(strided_plain, plain[::5], atol=1e-6)
+    np.testing.assert_allclose(strided_averaged, averaged[::5], atol=1e-6)
+
+
 def test_batch_size_does_not_change_results(random_lifter_model):
     keypoints = np.random.default_rng(2).uniform(-1, 1, size=(20, 17, 2)).astype(np.float32)
     small = Lifter(random_lifter_model, random_lifter_model.receptive_field, batch_size=3)(keypoints)
