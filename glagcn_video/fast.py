@@ -398,6 +398,8 @@ class FastGLAGCN(nn.Module):
         """
         if x.ndim != 4 or x.shape[-2] != self.num_joints_in or x.shape[-1] != 2:
             raise ValueError(f"expected input (N, T, {self.num_joints_in}, 2), got {tuple(x.shape)}")
+        if len(x) == 0:
+            return x.new_zeros(0, 1, self.num_joints_out, 3)
         if x.device.type != "cpu":
             return torch.cat([self._forward(part) for part in x.split(self.chunk_size or x.shape[0])])
         parts = x.split(self.chunk_size or self.cpu_chunk_size)

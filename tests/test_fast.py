@@ -146,6 +146,12 @@ def test_chunks_in_parallel_match_one_after_another() -> None:
     assert_same(model, optimize_for_inference(model, chunk_size=2, workers=3), x)
 
 
+def test_empty_batch_gives_empty_output() -> None:
+    fast = optimize_for_inference(randomize(GLAGCN(H36M, (3,), 16), seed=5))
+    out = fast(torch.zeros(0, 3, 17, 2))
+    assert out.shape == (0, 1, 17, 3) and out.dtype == torch.float32
+
+
 def test_rejects_wrong_input_shape() -> None:
     fast = optimize_for_inference(GLAGCN(H36M, (3,), 32).eval())
     with pytest.raises(ValueError, match="expected input"):
