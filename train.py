@@ -145,6 +145,8 @@ def plot_curves(path: Path, history: list[dict[str, float]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
+    # Windows have one fixed shape: let cuDNN time its kernels once and keep the fastest.
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     info = dataset_info(args.dataset)
     subjects_train = args.subjects_train.split(",") if args.subjects_train else list(info.train_subjects)
     subjects_test = args.subjects_test.split(",") if args.subjects_test else list(info.test_subjects)
