@@ -118,7 +118,10 @@ def camera_for(cameras: Mapping[str, list[Camera]], subject: str) -> list[Camera
     raise DataError(f"no camera extrinsics for subject {subject}")
 
 
-def _load_npz_dict(path: Path, key: str) -> dict:
+def load_npz_dict(path: str | Path, key: str) -> dict:
+    """The nested dict stored under ``key`` of a VideoPose3D-format npz file
+    (``positions_3d``, ``positions_2d``); problems raise :class:`DataError`."""
+    path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
@@ -137,7 +140,7 @@ def load_positions_3d(path: str | Path, dataset: str) -> dict[str, dict[str, np.
     """World-space 3D, reduced to the dataset's joint layout (H3.6M: 32 -> 17 joints)."""
     info = dataset_info(dataset)
     path = Path(path)
-    raw = _load_npz_dict(path, "positions_3d")
+    raw = load_npz_dict(path, "positions_3d")
     out: dict[str, dict[str, np.ndarray]] = {}
     for subject, actions in raw.items():
         out[subject] = {}
@@ -201,7 +204,7 @@ def load_dataset(dataset: str, data_dir: str | Path, keypoints: str = "gt",
     positions = load_positions_3d(data_dir / info.file_3d, info.name)
     cameras = load_cameras(cameras_path)
     path_2d = data_dir / f"data_2d_{info.name}_{keypoints}.npz"
-    keypoints_2d = _load_npz_dict(path_2d, "positions_2d")
+    keypoints_2d = load_npz_dict(path_2d, "positions_2d")
     wanted = list(subjects) if subjects is not None else [*info.train_subjects, *info.test_subjects]
 
     dataset_out = PoseDataset(info)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibrate import FittedCamera, fit_camera, reprojection_errors
-from .data import DataError, _load_npz_dict, load_positions_3d
+from .data import DataError, load_npz_dict, load_positions_3d
 from .fileio import atomic_write
 
 FILE_3D = "data_3d_humaneva15.npz"
@@ -146,7 +146,7 @@ def prepare_humaneva(source_dir: str | Path, output_dir: str | Path, frame_step:
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     path_3d, path_2d = source_dir / FILE_3D, source_dir / FILE_2D
     positions = load_positions_3d(path_3d, "humaneva15")
-    keypoints = _load_npz_dict(path_2d, "positions_2d")
+    keypoints = load_npz_dict(path_2d, "positions_2d")
     fitted = fit_cameras(positions, keypoints, path_2d, frame_step, report)
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from glagcn_video.data import load_npz_dict
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The small Human3.6M set the data and training tests use: two subjects (one
@@ -36,11 +38,6 @@ def shared_path(relative: str) -> Path:
         pytest.skip(f"{path} not available: the development share ../shared is not in a user's clone "
                     f"(set GLAGCN_SHARED to point at it)")
     return path
-
-
-def load_npz_dict(path: Path, key: str) -> dict:
-    with np.load(path, allow_pickle=True) as data:
-        return data[key].item()
 
 
 def save_npz_dict(path: Path, **dicts: object) -> Path:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import (ROOT, SMALL_ACTIONS, SMALL_FRAMES, SMALL_SUBJECTS, camera_params, load_npz_dict,
+from conftest import (ROOT, SMALL_ACTIONS, SMALL_FRAMES, SMALL_SUBJECTS, camera_params,
                       save_npz_dict, shared_path)
 from glagcn_video.data import (DataError, Sequence, WindowSampler, flip_poses, load_dataset,
-                               load_positions_3d)
+                               load_npz_dict, load_positions_3d)
 from glagcn_video.prepare import prepare
 from glagcn_video.skeleton import H36M, H36M32_KEPT, HUMANEVA15
 
