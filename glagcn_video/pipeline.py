@@ -28,9 +28,9 @@ from tqdm import tqdm
 
 from .camera import normalize_screen_coordinates
 from .checkpoint import load_checkpoint
+from .cpu import torch_threads, usable_cores
 from .detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
 from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
-from .cpu import torch_threads, usable_cores
 from .fast import optimize_for_inference
 from .files import DemoError, check_output_path
 from .keypoints import clean_tracks
