@@ -6,9 +6,9 @@ random windows. For each batch size, every repetition times one forward of
 each model, alternating which goes first, after ``--warmup`` untimed rounds;
 the median over repetitions is reported as windows per second, with the
 outputs' max abs difference and, for scale, the faithful model's own float32
-rounding error (its distance from the same model in float64). The one-off costs of the fast path (building it,
-which folds the weights and builds the FFT spectra, and its first call) are
-reported separately.
+rounding error (its distance from the same model in float64). The one-off
+costs of the fast path (building it, which folds the weights and builds the
+FFT spectra, and its first call) are reported separately.
 
     nice .venv/bin/python -m benchmarks.bench_lifter [--batch-sizes 1,64] [--repeats 5]
         [--warmup 1] [--threads N] [--chunk-size N] [--device cpu,cuda]

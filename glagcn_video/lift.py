@@ -50,8 +50,9 @@ _PELVIS, _THORAX = H36M.joint_names.index("pelvis"), H36M.joint_names.index("tho
 
 
 def match_training_scale(keypoints: np.ndarray, target: float = H36M_TORSO) -> tuple[np.ndarray, float]:
-    """Scale a normalised (K, 17, 2) Human3.6M-layout track about its per-frame pelvis so that its
-    median torso length is ``target``; returns the scaled track and the factor.
+    """Scale a normalised (K, 17, 2) Human3.6M-layout track about its per-frame
+    pelvis so that its median torso length is ``target``; returns the scaled
+    track and the factor.
 
     Why: in Human3.6M every subject stands 4-6 m from a 1000-px camera, so the
     lifter never saw a body much smaller or larger on screen and ties the size

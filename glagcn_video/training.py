@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import Sequence, WindowSampler
+from .data import DATASETS, Sequence, WindowSampler
 from .lift import Lifter
 from .metrics import mpjpe, mpjpe_loss, mpjve, n_mpjpe, p_mpjpe
 from .skeleton import Layout
 
-# Human3.6M frames are 1000 px wide and normalised to [-1, 1]: 1 px = 2/1000
-# (the default; other datasets pass ``pixel=2 / image_width``).
-PIXEL = 2 / 1000
+# One Human3.6M pixel in normalised [-1, 1] coordinates (frames 1000 px wide):
+# the default; other datasets pass ``pixel=2 / image_width``.
+PIXEL = 2 / DATASETS["h36m"].image_width
 
 
 class Lookahead:
