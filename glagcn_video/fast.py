@@ -30,7 +30,10 @@ Every step is exact algebra; only the rounding differs:
   of output joints, so that intermediates stay in cache. On the CPU the
   chunks run side by side, one per core, each single-threaded: windows are
   independent, and the small per-window operations scale far better across
-  windows than inside one operation (PyTorch's intra-op threads).
+  windows than inside one operation (PyTorch's intra-op threads). A single
+  window is split by joints instead: only the attention needs every joint, so
+  each unit computes it, then the workers take a group of output joints each
+  through the mixing, conv_d, temporal convolution and residual.
 
 Measured on the 243-frame, 96-channel model on a 2-core AMD EPYC against the
 faithful module (BENCHMARKS.md): with one thread each, 1.24x faster at batch
@@ -67,6 +70,12 @@ from .model import GLAGCN, AdaptiveGraphConv, GraphTemporalUnit, TemporalConv, c
 __all__ = ["optimize_for_inference", "FastGLAGCN", "DEFAULT_CHUNK_SIZE"]
 
 DEFAULT_CHUNK_SIZE = 4
+# Channels x frames of a unit's features below which a window's joints are not split
+# between workers: smaller operations cost more in hand-offs and lost GEMM efficiency
+# than they gain (measured on 2 cores: the 243-frame, 96-channel model is fastest when
+# its units of 27 frames and more are split; the shipped 27-frame, 32-channel one
+# gains nothing from splitting).
+_MIN_SPLIT_FEATURES = 96 * 27
 _L2_BUDGET_BYTES = 2 << 20
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
@@ -122,12 +131,40 @@ def _pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -
     return torch.baddbmm(bias[:, None].expand(b, out_c, t), weight[..., 0].expand(b, out_c, c), x)
 
 
+def _in_joint_groups(fn: Callable[[torch.Tensor, int, int, torch.Tensor | None], torch.Tensor],
+                     x: torch.Tensor, out_shape: tuple[int, ...], pool: ThreadPoolExecutor | None,
+                     parts: int) -> torch.Tensor:
+    """``fn(x, start, stop, out)`` computes a result (N, stop - start, ...) for x's joints
+    (dim 1) ``start:stop``, into ``out`` when given. Without ``pool`` this is one call on
+    all joints; with it, ``parts`` groups of joints run side by side (the calling
+    thread takes the first), each filling its slice of one (out_shape) tensor.
+    """
+    v = x.shape[1]
+    if pool is None or parts < 2:
+        return fn(x, 0, v, None)
+    out = x.new_empty(out_shape)
+    bounds = [(v * i // parts, v * (i + 1) // parts) for i in range(parts)]
+    inference = torch.is_inference_mode_enabled()
+
+    def run(start: int, stop: int) -> None:
+        # Grad and inference mode are per thread: the workers take the caller's.
+        with torch.no_grad(), torch.inference_mode(inference):
+            fn(x, start, stop, out[:, start:stop])
+
+    futures = [pool.submit(run, *b) for b in bounds[1:]]
+    fn(x, *bounds[0], out[:, bounds[0][0]:bounds[0][1]])
+    for future in futures:
+        future.result()
+    return out
+
+
 class _FastGraphConv(nn.Module):
     """AdaptiveGraphConv with its BNs folded and the three subsets fused.
 
-    ``forward`` maps (N, J, C_in, T) to relu(BN(sum_i conv_d_i(x @ att_i)) + down(x)),
-    laid out (N*J, C_out, T). The attention of each window is computed exactly
-    as in the faithful module, from all T positions.
+    Of (N, J, C_in, T) windows, ``joint_mixing`` computes the attention (exactly
+    as in the faithful module, from all T positions) and ``project`` then gives
+    relu(BN(sum_i conv_d_i(x @ att_i)) + down(x)) for any group of output joints,
+    laid out (N * joints, C_out, T).
     """
 
     def __init__(self, gcn: AdaptiveGraphConv) -> None:
@@ -160,11 +197,19 @@ class _FastGraphConv(nn.Module):
         self.register_buffer("w_d", w_d.to(dtype)[..., None])
         self.register_buffer("b_d", b_d.to(dtype))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def joint_mixing(self, x: torch.Tensor, pool: ThreadPoolExecutor | None = None,
+                     parts: int = 1) -> torch.Tensor:
+        """The joint-mixing matrices of (N, J, C_in, T) windows, (N, J * rows, J).
+
+        Row ``w * rows + i`` holds subset i's adjacency plus attention column for
+        output joint w (``rows`` = 3 subsets, or 4 with the identity for ``down``).
+        With ``pool``, the per-joint projections run in ``parts`` groups side by side.
+        """
         n, v, c, t = x.shape
         k = self.inter
         s = self.num_subsets
-        ab = _pointwise_conv(x.view(n * v, c, t), self.w_ab, self.b_ab).view(n, v, 2, s, k * t)
+        ab = _in_joint_groups(self._project_ab, x, (n, v, self.b_ab.shape[0], t), pool, parts)
+        ab = ab.view(n, v, 2, s, k * t)
         # Scores a_i^T b_i over (inter, time) for each subset: bmm on strided views, no copies.
         scores = torch.stack([torch.bmm(ab[:, :, 0, i], ab[:, :, 1, i].transpose(1, 2))
                               for i in range(s)], dim=1)  # (N, S, J, J)
@@ -173,28 +218,45 @@ class _FastGraphConv(nn.Module):
         mix = attention.permute(0, 3, 1, 2)
         if not self.identity_down:
             mix = torch.cat([mix, self.eye[:, None].expand(n, v, 1, v)], dim=2)
-        mix = mix.reshape(n, -1, v)
+        return mix.reshape(n, -1, v)
+
+    def _project_ab(self, x: torch.Tensor, start: int, stop: int, out: torch.Tensor | None) -> torch.Tensor:
+        """conv_a and conv_b of all subsets for joints ``start:stop``, (N, stop - start, 2 * S * inter, T)."""
+        n, _, c, t = x.shape
+        y = _pointwise_conv(x[:, start:stop].reshape(n * (stop - start), c, t), self.w_ab, self.b_ab)
+        y = y.view(n, stop - start, -1, t)
+        return y if out is None else out.copy_(y)
+
+    def project(self, x: torch.Tensor, mix: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """The graph convolution's output for joints ``start:stop``, (N * (stop - start), C_out, T).
+
+        Output joints are independent once ``mix`` is known, so they can be
+        computed in parts, side by side.
+        """
+        n, v, c, t = x.shape
+        joints = stop - start
         x_flat = x.reshape(n, v, c * t)
         rows = mix.shape[1] // v  # mixed copies of the input per output joint (3, or 4 with down)
+        mix = mix[:, start * rows:stop * rows]
         bytes_per_joint = rows * c * t * x.element_size()
-        if x.device.type != "cpu" or n * v * bytes_per_joint <= _L2_BUDGET_BYTES:
-            # Small enough to stay in cache (or not a CPU): the whole chunk in a few calls.
-            z = torch.bmm(mix, x_flat).view(n * v, rows * c, t)
+        if x.device.type != "cpu" or n * joints * bytes_per_joint <= _L2_BUDGET_BYTES:
+            # Small enough to stay in cache (or not a CPU): the whole part in a few calls.
+            z = torch.bmm(mix, x_flat).view(n * joints, rows * c, t)
             y = _pointwise_conv(z, self.w_d, self.b_d)
             if self.identity_down:
-                y += x.view(n * v, c, t)
+                y += x[:, start:stop].reshape(n * joints, c, t)
             return y.clamp_(min=0)
-        group = self._joint_group(bytes_per_joint, v)
-        y = torch.empty(n, v, self.b_d.shape[0], t, dtype=x.dtype, device=x.device)
+        group = self._joint_group(bytes_per_joint, joints)
+        y = torch.empty(n, joints, self.b_d.shape[0], t, dtype=x.dtype, device=x.device)
         for i in range(n):
-            for start in range(0, v, group):
-                stop = min(v, start + group)
-                z = torch.mm(mix[i, start * rows:stop * rows], x_flat[i])  # (joints, rows * C * T)
-                part = _pointwise_conv(z.view(stop - start, rows * c, t), self.w_d, self.b_d)
+            for first in range(0, joints, group):
+                last = min(joints, first + group)
+                z = torch.mm(mix[i, first * rows:last * rows], x_flat[i])  # (joints, rows * C * T)
+                part = _pointwise_conv(z.view(last - first, rows * c, t), self.w_d, self.b_d)
                 if self.identity_down:
-                    part += x[i, start:stop]
-                torch.clamp(part, min=0, out=y[i, start:stop])
-        return y.view(n * v, -1, t)
+                    part += x[i, start + first:start + last]
+                torch.clamp(part, min=0, out=y[i, first:last])
+        return y.view(n * joints, -1, t)
 
     @staticmethod
     def _joint_group(bytes_per_joint: int, joints: int) -> int:
@@ -270,14 +332,15 @@ class _FastTemporalConv(nn.Module):
                 self._cache[key] = build(t)
         return self._cache[key]
 
-    def _output_length(self, t: int) -> int:
+    def output_length(self, t: int) -> int:
+        """Output frames for an input of ``t`` frames."""
         return (t + 2 * self.padding - self.weight.shape[-1]) // self.stride + 1
 
     def _dense_matrix(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         """M[(c, t_in), (c_out, t_out)] = W[c_out, c, t_in - stride * t_out + pad] (0 off the kernel)."""
         w = self.weight.double()
         out_c, in_c, k = w.shape
-        t_out = self._output_length(t)
+        t_out = self.output_length(t)
         matrix = torch.zeros(in_c, t, out_c, t_out, dtype=w.dtype, device=w.device)
         for j in range(t_out):
             for i in range(t):
@@ -304,7 +367,7 @@ class _FastTemporalConv(nn.Module):
             return _pointwise_conv(x[..., ::self.stride], self.weight, self.bias)
         if method == "dense":
             matrix, bias = self._cached(method, t)
-            return torch.addmm(bias, x.view(nv, c * t), matrix).view(nv, -1, self._output_length(t))
+            return torch.addmm(bias, x.view(nv, c * t), matrix).view(nv, -1, self.output_length(t))
         if method == "direct":
             return F.conv1d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
         (spectrum,) = self._cached(method, t)
@@ -326,15 +389,29 @@ class _FastUnit(nn.Module):
         self.residual = (_FastTemporalConv(unit.residual)
                          if isinstance(unit.residual, TemporalConv) else None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, v, c, t = x.shape
-        y = self.tcn(self.gcn(x))
-        if self.identity_residual:
-            y = torch.add(y, x.view(n * v, c, t))
-        elif self.residual is not None:
-            y = torch.add(y, self.residual(x.view(n * v, c, t)))
-        y = y.relu_() if y.is_contiguous() else torch.relu(y)
-        return y.view(n, v, y.shape[1], y.shape[2])
+    def forward(self, x: torch.Tensor, pool: ThreadPoolExecutor | None = None, parts: int = 1) -> torch.Tensor:
+        """With ``pool``, the joints are computed in ``parts`` groups side by side."""
+        n, v, _, t = x.shape
+        mix = self.gcn.joint_mixing(x, pool, parts)
+        out_shape = (n, v, self.tcn.weight.shape[0], self.tcn.output_length(t))
+        return _in_joint_groups(lambda x, start, stop, out: self._joints(x, mix, start, stop, out),
+                                x, out_shape, pool, parts)
+
+    def _joints(self, x: torch.Tensor, mix: torch.Tensor, start: int, stop: int,
+                out: torch.Tensor | None) -> torch.Tensor:
+        """The unit's output for joints ``start:stop``, (N, stop - start, C_out, T_out), into
+        ``out`` when given: past the joint mixing every step is per joint."""
+        n, _, c, t = x.shape
+        y = self.tcn(self.gcn.project(x, mix, start, stop))
+        y = y.view(n, stop - start, y.shape[1], y.shape[2])
+        if self.identity_residual or self.residual is not None:
+            own = x[:, start:stop].reshape(n * (stop - start), c, t)
+            residual = own if self.identity_residual else self.residual(own)
+            y = torch.add(y, residual.view(y.shape), out=out)
+            return y.relu_()
+        if out is None:
+            return y.relu_() if y.is_contiguous() else torch.relu(y)
+        return torch.clamp(y, min=0, out=out)
 
 
 class FastGLAGCN(nn.Module):
@@ -392,9 +469,13 @@ class FastGLAGCN(nn.Module):
         cache, where those of a whole batch stream through memory (33.5 instead
         of 59.9 ms per window at batch 64, one thread, T = 243). On the CPU
         every chunk runs on one thread, ``workers`` chunks at once (default:
-        ``torch.get_num_threads()``); the output does not depend on how many.
-        Even a single window is faster so: 27.5 windows/s on one thread, 19.9
-        with PyTorch's two intra-op threads (2-core EPYC, T = 243, C = 96).
+        ``torch.get_num_threads()``), and a batch smaller than ``workers`` default
+        chunks is cut into ``workers`` chunks. A batch that still makes one chunk
+        (one window) has its joints split between the workers instead: past each
+        unit's attention every step is per joint. The output does not depend on
+        the number of workers. One window of the 243-frame, 96-channel model runs
+        at 27 windows/s on one thread, 20 with PyTorch's two intra-op threads, 38
+        with its joints split between two workers (2-core EPYC).
         """
         if x.ndim != 4 or x.shape[-2] != self.num_joints_in or x.shape[-1] != 2:
             raise ValueError(f"expected input (N, T, {self.num_joints_in}, 2), got {tuple(x.shape)}")
@@ -402,24 +483,34 @@ class FastGLAGCN(nn.Module):
             return x.new_zeros(0, 1, self.num_joints_out, 3)
         if x.device.type != "cpu":
             return torch.cat([self._forward(part) for part in x.split(self.chunk_size or x.shape[0])])
-        parts = x.split(self.chunk_size or self.cpu_chunk_size)
-        workers = min(len(parts), self.workers or torch.get_num_threads())
+        workers = self.workers or torch.get_num_threads()
+        # Never fewer chunks than workers while there are windows to share out.
+        parts = x.split(self.chunk_size or min(self.cpu_chunk_size, -(-len(x) // workers)))
         with torch_threads(1):  # N workers on N cores, not N x N threads
+            if len(parts) == 1:  # one window, or one chunk asked for: its joints side by side
+                return self._forward(x, parts=workers)
+            workers = min(len(parts), workers)
             if workers == 1:
                 return torch.cat([self._forward(part) for part in parts])
             return torch.cat(list(_pool(workers).map(self._forward, parts)))
 
     @torch.no_grad()  # also in the pool's threads: grad mode is per thread
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, parts: int = 1) -> torch.Tensor:
         if self.maps_coco17:
             x = coco17_to_humaneva15(x)  # the released COCO-input model never applies data_bn
         else:
             x = x * self.input_scale + self.input_shift
         x = x.permute(0, 2, 3, 1).contiguous()  # (N, J, 2, T)
-        x = self.expand(x)
+        pool = _pool(parts) if parts > 1 else None
+
+        def unit(module: _FastUnit, x: torch.Tensor) -> torch.Tensor:
+            split = parts if self.channels * x.shape[-1] >= _MIN_SPLIT_FEATURES else 1
+            return module(x, pool, split)
+
+        x = unit(self.expand, x)
         for i, w in enumerate(self.filter_widths):
             skip = x[..., w // 2::w]
-            x = self.units[2 * i + 1](self.units[2 * i](x))
+            x = unit(self.units[2 * i + 1], unit(self.units[2 * i], x))
             x += skip
         per_joint = x.mean(dim=-1)  # (N, J, C)
         return (per_joint @ self.fc_weight + self.fc_bias).unsqueeze(1)

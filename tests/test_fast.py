@@ -146,6 +146,38 @@ def test_chunks_in_parallel_match_one_after_another() -> None:
     assert_same(model, optimize_for_inference(model, chunk_size=2, workers=3), x)
 
 
+@pytest.mark.parametrize("layout, joints_in", [(H36M, None), (HUMANEVA15_FROM_COCO17, 17)],
+                         ids=["h36m", "humaneva15-from-coco17"])
+def test_one_window_split_by_joints_matches_serial(layout: Layout, joints_in: int | None) -> None:
+    """A single window runs with its joints split between the workers (the 96
+    channels x 27 frames here are large enough to split); the result equals
+    the one-worker path and the faithful model up to float32 rounding, outside
+    no_grad and inside inference mode alike."""
+    model = randomize(GLAGCN(layout, (3, 3, 3), 96, num_joints_in=joints_in), seed=7)
+    x = torch.randn(1, 27, model.num_joints_in, 2)
+    serial = optimize_for_inference(model, workers=1)(x)
+    for workers in (2, 3):
+        split = optimize_for_inference(model, workers=workers)
+        out = split(x)
+        assert not out.requires_grad and not out.is_inference()
+        # Smaller matrix products round differently: float32 noise, not an error.
+        torch.testing.assert_close(out, serial, atol=ATOL, rtol=0)
+        assert_same(model, split, x)  # under inference_mode: the workers write inference tensors
+
+
+def test_small_batch_is_shared_between_workers() -> None:
+    """Fewer windows than two default chunks still run on every worker, one chunk
+    each, and give the one-worker result."""
+    model = randomize(GLAGCN(H36M, (3, 3, 3), 32), seed=8)
+    x = torch.randn(5, 27, 17, 2)
+    fast = optimize_for_inference(model, workers=2)
+    calls: list[int] = []
+    forward = fast._forward
+    fast._forward = lambda part, parts=1: calls.append(len(part)) or forward(part, parts)
+    torch.testing.assert_close(fast(x), optimize_for_inference(model, workers=1)(x), atol=1e-6, rtol=0)
+    assert sorted(calls) == [2, 3]
+
+
 def test_empty_batch_gives_empty_output() -> None:
     fast = optimize_for_inference(randomize(GLAGCN(H36M, (3,), 16), seed=5))
     out = fast(torch.zeros(0, 3, 17, 2))
