@@ -165,17 +165,19 @@ def test_one_window_split_by_joints_matches_serial(layout: Layout, joints_in: in
         assert_same(model, split, x)  # under inference_mode: the workers write inference tensors
 
 
-def test_small_batch_is_shared_between_workers() -> None:
-    """Fewer windows than two default chunks still run on every worker, one chunk
-    each, and give the one-worker result."""
-    model = randomize(GLAGCN(H36M, (3, 3, 3), 32), seed=8)
-    x = torch.randn(5, 27, 17, 2)
+@pytest.mark.parametrize("channels, batch, chunks", [(96, 5, [2, 3]), (32, 5, [5]), (32, 14, [7, 7])])
+def test_small_batch_is_shared_between_workers(channels: int, batch: int, chunks: list[int]) -> None:
+    """Fewer windows than two default chunks still run on both workers, one chunk
+    each, unless the chunks would be too small to be worth it (5 windows of a
+    27-frame, 32-channel model), and give the one-worker result."""
+    model = randomize(GLAGCN(H36M, (3, 3, 3), channels), seed=8)
+    x = torch.randn(batch, 27, 17, 2)
     fast = optimize_for_inference(model, workers=2)
     calls: list[int] = []
     forward = fast._forward
     fast._forward = lambda part, parts=1: calls.append(len(part)) or forward(part, parts)
     torch.testing.assert_close(fast(x), optimize_for_inference(model, workers=1)(x), atol=1e-6, rtol=0)
-    assert sorted(calls) == [2, 3]
+    assert sorted(calls) == chunks
 
 
 def test_empty_batch_gives_empty_output() -> None:
