@@ -19,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from glagcn_video.checkpoint import CheckpointError
-from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ
+from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ
 from glagcn_video.files import DemoError
 from glagcn_video.lift import DEFAULT_BATCH_SIZE
 from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, DemoResult, run_demo
@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"weights (default: {DEFAULT_DETECTOR})")
     parser.add_argument("--imgsz", type=_positive(int), default=DEFAULT_IMGSZ, help=f"detector input size, px (default: {DEFAULT_IMGSZ})")
     parser.add_argument("--conf", type=_fraction, default=DEFAULT_CONF, help=f"detector confidence threshold (default: {DEFAULT_CONF})")
+    parser.add_argument("--detect-batch", type=_positive(int), default=DEFAULT_DETECT_BATCH,
+                        help=f"frames per detector call (default: {DEFAULT_DETECT_BATCH})")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda if available, else mps, "
                                          "else cpu)")
     parser.add_argument("--batch-size", type=_positive(int), default=DEFAULT_BATCH_SIZE,
@@ -95,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         from ultralytics.utils import ASSETS
         args.input = ASSETS / "bus.jpg"
     options = DemoOptions(checkpoint=args.checkpoint, detector=args.detector, imgsz=args.imgsz,
-                          conf=args.conf, device=args.device, batch_size=args.batch_size, tta=args.tta,
-                          rescale=args.rescale, focal=args.focal, tracker=args.tracker,
-                          threads=args.threads)
+                          conf=args.conf, detect_batch=args.detect_batch, device=args.device,
+                          batch_size=args.batch_size, tta=args.tta, rescale=args.rescale, focal=args.focal,
+                          tracker=args.tracker, threads=args.threads)
     try:
         result = run_demo(args.input, args.out, args.csv, args.npz, options)
     except (DemoError, CheckpointError) as exc:

@@ -1,7 +1,7 @@
 """Pose detector input size (``--imgsz``): speed against a recall proxy, per clip.
 
     nice .venv/bin/python benchmarks/bench_detector.py VIDEO [VIDEO ...]
-        [--sizes 320,480,640,960] [--frames 120] [--repeats 3] [--threads N]
+        [--sizes 320,480,640,960] [--frames 120] [--repeats 3] [--batch N] [--threads N]
 
 Each clip's first ``--frames`` frames are decoded once and kept in memory
 (about 6 MB per 1080p frame). One :class:`PoseDetector` per size (the demo's
@@ -9,7 +9,9 @@ weights and ``conf``, on the CPU) is warmed up on a few frames, then every
 repetition times one pass of each size over all the frames, alternating the
 order of sizes between repetitions so that a change in machine load does not
 favour one size; the median time per frame is reported, and its ratio to the
-reference size measured in the same run.
+reference size measured in the same run. Frames go to the detector ``--batch``
+at a time, as in the demo; each repetition also times one frame per call, and
+``batch x`` is how much faster the batched pass is.
 
 There is no ground truth, so the largest size is the reference: of the people
 it detects confidently (box score >= 0.5), ``found`` is the share that a
@@ -45,7 +47,8 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECTOR, Detections, PoseDetector, resolve_weights  # noqa: E402
+from glagcn_video.detect import (DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, Detections,  # noqa: E402
+                                 PoseDetector, resolve_weights)
 from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video.video import VideoReader  # noqa: E402
 
@@ -133,33 +136,42 @@ def network_input(detector: PoseDetector, frame: np.ndarray) -> str:
     return f"{width}x{height}"
 
 
-def time_sizes(detectors: dict[int, PoseDetector], frames: list[np.ndarray],
-               repeats: int) -> tuple[dict[int, float], dict[int, list[Detections]]]:
-    """Median seconds per frame of each size, and each size's detections (from its first timed pass)."""
+def time_sizes(detectors: dict[int, PoseDetector], frames: list[np.ndarray], repeats: int,
+               batch: int) -> tuple[dict[int, float], dict[int, float], dict[int, list[Detections]]]:
+    """Median seconds per frame of each size, ``batch`` frames per call and one per
+    call, and each size's detections (from its first batched pass)."""
     for detector in detectors.values():
         for frame in frames[:WARMUP_FRAMES]:
             detector(frame)
-    times: dict[int, list[float]] = {size: [] for size in detectors}
+        detector.detect(frames[:batch])
+    batched: dict[int, list[float]] = {size: [] for size in detectors}
+    single: dict[int, list[float]] = {size: [] for size in detectors}
     detections: dict[int, list[Detections]] = {}
     for rep in range(repeats):
         order = list(detectors) if rep % 2 == 0 else list(reversed(detectors))
         for size in order:
             start = time.perf_counter()
-            found = [detectors[size](frame) for frame in frames]
-            times[size].append((time.perf_counter() - start) / len(frames))
+            found = [d for i in range(0, len(frames), batch) for d in detectors[size].detect(frames[i:i + batch])]
+            batched[size].append((time.perf_counter() - start) / len(frames))
             detections.setdefault(size, found)
-    return {size: statistics.median(t) for size, t in times.items()}, detections
+            start = time.perf_counter()
+            for frame in frames:
+                detectors[size](frame)
+            single[size].append((time.perf_counter() - start) / len(frames))
+    median = statistics.median
+    return ({size: median(t) for size, t in batched.items()}, {size: median(t) for size, t in single.items()},
+            detections)
 
 
 def bench_clip(path: Path, weights: str, sizes: list[int], num_frames: int,
-               repeats: int) -> dict[int, tuple[float, Agreement]]:
+               repeats: int, batch: int) -> dict[int, tuple[float, Agreement]]:
     """Print one clip's table; return each size's seconds per frame and agreement with the reference."""
     reader = VideoReader(path)
     frames = list(itertools.islice(reader, num_frames))
     info = reader.info
     detectors = {size: PoseDetector(weights, size, conf=DEFAULT_CONF, device=torch.device("cpu"))
                  for size in sizes}
-    seconds, detections = time_sizes(detectors, frames, repeats)
+    seconds, single, detections = time_sizes(detectors, frames, repeats, batch)
     ref_size = max(sizes)
     agreements = {size: compare(detections[ref_size], detections[size]) for size in sizes}
     ref = agreements[ref_size]
@@ -168,13 +180,14 @@ def bench_clip(path: Path, weights: str, sizes: list[int], num_frames: int,
           f"reference imgsz {ref_size}: {ref.reference_people} confident people "
           f"({ref.people_per_frame:.2f}/frame)")
     print(f"{'imgsz':>5} {'net input':>10} {'ms/frame':>9} {'vs ref':>7} {'found':>7} {'found@0.5':>10} "
-          f"{'kpt conf':>9} {'ref kpt':>8} {'people/frame':>13}")
+          f"{'kpt conf':>9} {'ref kpt':>8} {'people/frame':>13} {'1/call ms':>10} {'batch x':>8}")
     for size in sizes:
         a = agreements[size]
         print(f"{size:>5} {network_input(detectors[size], frames[0]):>10} {seconds[size] * 1e3:>9.1f} "
               f"{seconds[size] / seconds[ref_size]:>6.2f}x {percent(a.found, a.reference_people):>7} "
               f"{percent(a.found_confident, a.reference_people):>10} "
-              f"{a.keypoint_conf:>9.3f} {a.reference_keypoint_conf:>8.3f} {a.people_per_frame:>13.2f}",
+              f"{a.keypoint_conf:>9.3f} {a.reference_keypoint_conf:>8.3f} {a.people_per_frame:>13.2f} "
+              f"{single[size] * 1e3:>10.1f} {single[size] / seconds[size]:>7.2f}x",
               flush=True)
     return {size: (seconds[size], agreements[size]) for size in sizes}
 
@@ -200,12 +213,14 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: %(default)s)")
     parser.add_argument("--frames", type=int, default=120, help="first frames of each clip (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per size (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=DEFAULT_DETECT_BATCH,
+                        help="frames per detector call, as the demo's --detect-batch (default: %(default)s)")
     parser.add_argument("--weights", default=DEFAULT_DETECTOR, help="YOLO pose weights (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
     sizes = sorted({int(s) for s in args.sizes.split(",")})
-    if len(sizes) < 2 or args.frames < 1 or args.repeats < 1:
-        parser.error("need at least two sizes, --frames >= 1 and --repeats >= 1")
+    if len(sizes) < 2 or args.frames < 1 or args.repeats < 1 or args.batch < 1:
+        parser.error("need at least two sizes, --frames >= 1, --repeats >= 1 and --batch >= 1")
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -218,10 +233,11 @@ def main(argv: list[str] | None = None) -> int:
           f"nice {os.nice(0)}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), ultralytics {ultralytics.__version__}, "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
-    print(f"median of {args.repeats} passes over the first {args.frames} frames, after {WARMUP_FRAMES} "
-          f"warm-up frames per size; vs ref = time / time at imgsz {max(sizes)}")
+    print(f"median of {args.repeats} passes over the first {args.frames} frames, {args.batch} per call, after "
+          f"{WARMUP_FRAMES} warm-up frames per size; vs ref = time / time at imgsz {max(sizes)}; "
+          f"batch x = time one frame per call / time {args.batch} per call")
 
-    results = [bench_clip(path, weights, sizes, args.frames, args.repeats) for path in args.videos]
+    results = [bench_clip(path, weights, sizes, args.frames, args.repeats, args.batch) for path in args.videos]
     if len(results) > 1:
         print_summary(results, sizes)
     print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

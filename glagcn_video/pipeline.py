@@ -29,7 +29,7 @@ from tqdm import tqdm
 from .camera import normalize_screen_coordinates
 from .checkpoint import load_checkpoint
 from .cpu import torch_threads, usable_cores
-from .detect import DEFAULT_CONF, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
+from .detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
 from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
 from .fast import optimize_for_inference
 from .files import DemoError, check_output_path
@@ -55,6 +55,7 @@ class DemoOptions:
     detector: str = DEFAULT_DETECTOR
     imgsz: int = DEFAULT_IMGSZ
     conf: float = DEFAULT_CONF
+    detect_batch: int = DEFAULT_DETECT_BATCH  # frames per detector call
     device: str | None = None  # None: CUDA if available, else MPS, else CPU
     batch_size: int = DEFAULT_BATCH_SIZE
     tta: bool = True
@@ -163,18 +164,35 @@ class StageClock:
 
 
 def detect_and_track(reader: VideoReader, detector: PoseDetector, tracker: PersonTracker,
-                     clock: StageClock, progress: bool = True) -> tuple[list[Track], int]:
-    """Pass 1: COCO-17 tracks of everyone tracked, and the decoded frame count."""
+                     clock: StageClock, progress: bool = True,
+                     batch: int = DEFAULT_DETECT_BATCH) -> tuple[list[Track], int]:
+    """Pass 1: COCO-17 tracks of everyone tracked, and the decoded frame count.
+
+    Frames are detected ``batch`` at a time (faster than one by one), then
+    tracked one by one in order, so the tracks do not depend on ``batch``.
+    """
     accumulator = TrackAccumulator()
+    pending: list[np.ndarray] = []
     num_frames = 0
+
+    def detect_and_track_pending() -> None:
+        with clock("detect"):
+            found = detector.detect(pending)
+        with clock("track"):
+            first = num_frames - len(pending)
+            for offset, (frame, detections) in enumerate(zip(pending, found)):
+                accumulator.add(first + offset, tracker.update(detections, frame), detections)
+        pending.clear()
+
     frames = tqdm(clock.iterate("decode", reader), desc="detect+track",
                   total=reader.info.header_frames or None, unit="frame", disable=not progress)
-    for index, frame in enumerate(frames):
-        with clock("detect"):
-            detections = detector(frame)
-        with clock("track"):
-            accumulator.add(index, tracker.update(detections, frame), detections)
-        num_frames = index + 1
+    for frame in frames:
+        pending.append(frame)
+        num_frames += 1
+        if len(pending) == batch:
+            detect_and_track_pending()
+    if pending:
+        detect_and_track_pending()
     return accumulator.tracks(), num_frames
 
 
@@ -263,7 +281,8 @@ def _run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pa
     info = reader.info
     focal = options.focal or default_focal(info.width, info.height)
 
-    raw_tracks, num_frames = detect_and_track(reader, detector, tracker, clock, progress)
+    raw_tracks, num_frames = detect_and_track(reader, detector, tracker, clock, progress,
+                                              options.detect_batch)
     with clock("keypoints"):
         segments = clean_tracks(raw_tracks, info.fps, num_frames)
     with clock("lift"):

@@ -80,3 +80,20 @@ def test_real_detector_finds_the_people_on_the_bus():
     nose = people[:, 0]
     assert ((nose >= boxes[:, :2] - 5) & (nose <= boxes[:, 2:] + 5)).all()
     assert found.keypoint_scores.dtype == np.float32 and found.keypoint_scores.max() <= 1
+
+
+def test_a_batch_of_frames_gives_what_each_frame_gives_alone():
+    """One batched call finds the same people as one call per frame (keypoints
+    equal up to float rounding), frame for frame, empty frames included."""
+    from ultralytics.utils import ASSETS
+
+    detector = PoseDetector(real_detector_or_skip())
+    bus = cv2.imread(str(ASSETS / "bus.jpg"))
+    frames = [bus, np.ascontiguousarray(bus[:, ::-1]), np.full_like(bus, 127)]
+    batched = detector.detect(frames)
+    assert len(batched) == 3 and len(batched[0]) >= 3 and len(batched[2]) == 0
+    for alone, together in zip((detector(f) for f in frames), batched):
+        assert len(alone) == len(together)
+        np.testing.assert_allclose(together.keypoints, alone.keypoints, atol=0.01)
+        np.testing.assert_allclose(together.box_scores, alone.box_scores, atol=1e-4)
+    assert detector.detect([]) == []

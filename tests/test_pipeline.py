@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from demo_support import moving_square_clip
+from glagcn_video.detect import Detections
 from glagcn_video.lift import Lifter
-from glagcn_video.pipeline import DemoResult, Person, lift_track
-from glagcn_video.track import Track
-from glagcn_video.video import VideoInfo
+from glagcn_video.pipeline import DemoResult, Person, StageClock, detect_and_track, lift_track
+from glagcn_video.track import PersonTracker, Track
+from glagcn_video.video import VideoInfo, VideoReader
 
 VIDEO = VideoInfo(Path("clip.mp4"), width=1280, height=720, fps=30.0, header_frames=30, is_image=False)
 
@@ -70,3 +72,45 @@ def test_rows_are_sorted_by_frame_then_person_and_carry_camera_space_joints():
     np.testing.assert_array_equal(rows.joints_2d[:, 0, 0], rows.person_id)
     assert result.person_ids == [4, 9]
     assert len(DemoResult(VIDEO, 10, 1000.0, [], []).rows().frame) == 0
+
+
+def square_left_edge(frame: np.ndarray) -> float:
+    """Where the moving square of ``moving_square_clip`` starts, in pixels from the left."""
+    return float(np.argmax(frame[20, :, 0] < 50))
+
+
+class ScriptedDetector:
+    """Stands in for the YOLO detector: finds one 'person' at the moving square
+    of each frame; records how many frames each call got."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        self.calls.append(len(frames))
+        found = []
+        for frame in frames:
+            x = square_left_edge(frame)
+            keypoints = np.stack([np.linspace(x, x + 20, 17), np.linspace(5, 55, 17)], axis=1)
+            found.append(Detections(np.array([[x, 5, x + 20, 55]], np.float32), np.array([0.9], np.float32),
+                                    keypoints[None].astype(np.float32), np.full((1, 17), 0.8, np.float32)))
+        return found
+
+
+def test_frames_are_detected_in_batches_and_tracked_in_order(tmp_path):
+    clip = moving_square_clip(tmp_path / "clip.mp4", num_frames=7)
+    results = {}
+    for batch in (1, 3):
+        detector = ScriptedDetector()
+        tracks, frames = detect_and_track(VideoReader(clip), detector, PersonTracker(fps=25.0),
+                                          StageClock({}), progress=False, batch=batch)
+        assert frames == 7
+        assert detector.calls == ([1] * 7 if batch == 1 else [3, 3, 1])
+        results[batch] = tracks
+    (one,), (batched,) = results[1], results[3]
+    assert one.frames.tolist() == batched.frames.tolist() and len(one.frames) >= 6
+    np.testing.assert_array_equal(one.keypoints, batched.keypoints)
+    # each frame index carries the detection made on that frame
+    edges = [square_left_edge(frame) for frame in VideoReader(clip)]
+    assert len(set(edges)) == 7
+    np.testing.assert_array_equal(batched.keypoints[:, 0, 0], np.array(edges)[batched.frames])
