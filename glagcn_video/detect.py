@@ -21,9 +21,10 @@ DEFAULT_IMGSZ = 640
 DEFAULT_CONF = 0.1
 NUM_KEYPOINTS = 17
 # Frames per detector call in the demo. Small convolutions parallelise badly over
-# one image: on 2 CPU cores yolo11n-pose at 640 px takes 54-58 ms per frame one
-# frame at a time and 37 ms in batches of 4 (8 is no faster), with the same
-# detections (keypoints within 5e-4 px). A GPU, too, is better fed in batches.
+# one image: on 2 CPU cores yolo11n-pose at 640 px takes 39-42 ms per frame in
+# batches of 4 against 57-61 one frame at a time (BENCHMARKS.md; 8 per call was
+# no faster than 4), with the same detections (keypoints within 5e-4 px). A GPU,
+# too, is better fed in batches.
 DEFAULT_DETECT_BATCH = 4
 
 
