@@ -17,8 +17,10 @@ import numpy as np
 import torch
 
 from .data import DATASETS, Sequence, WindowSampler
+from .fast import optimize_for_inference
 from .lift import Lifter
 from .metrics import mpjpe, mpjpe_loss, mpjve, n_mpjpe, p_mpjpe
+from .model import GLAGCN
 from .skeleton import Layout
 
 # One Human3.6M pixel in normalised [-1, 1] coordinates (frames 1000 px wide):
@@ -187,7 +189,10 @@ def evaluate(model: torch.nn.Module, sequences: list[Sequence], layout: Layout,
     stride > 1 the velocity error compares frames ``frame_stride`` apart.
     """
     model.eval()
-    lifter = Lifter(model, model.receptive_field, device, layout, batch_size, tta)
+    # On the CPU the fast inference path gives the same outputs (within 1e-5 m)
+    # in a half to a quarter of the time; it has not been measured on a GPU.
+    net = optimize_for_inference(model) if device.type == "cpu" and isinstance(model, GLAGCN) else model
+    lifter = Lifter(net, model.receptive_field, device, layout, batch_size, tta)
     groups: dict[str, dict[str, Errors]] = {"plain": defaultdict(Errors)}
     if tta:
         groups["flip"] = defaultdict(Errors)

@@ -168,3 +168,45 @@ def test_resume_and_evaluate_together_is_an_error(tmp_path, capsys):
 def test_missing_data_is_reported(tmp_path):
     with pytest.raises(DataError, match="data_3d_h36m.npz: file not found"):
         train.main(args(tmp_path, tmp_path / "ckpt", "-e", "1"))
+
+
+def test_cpu_evaluation_runs_the_fast_path_with_the_faithful_results(monkeypatch):
+    """On the CPU, evaluate() lifts through optimize_for_inference; its tables
+    equal those of the faithful module (here reached through a wrapper that is
+    not a GLAGCN, so it is used as is)."""
+    import glagcn_video.training as training
+    from glagcn_video.data import Sequence
+    from glagcn_video.fast import optimize_for_inference
+    from glagcn_video.model import GLAGCN
+    from glagcn_video.skeleton import H36M
+
+    torch.manual_seed(0)
+    model = GLAGCN(H36M, (3, 3), 32).eval()
+    rng = np.random.default_rng(0)
+    sequences = [Sequence("S9", action, 0, rng.uniform(-0.5, 0.5, (40, 17, 2)).astype(np.float32),
+                          rng.normal(0, 0.3, (40, 17, 3)).astype(np.float32))
+                 for action in ("Walking 1", "Directions 1")]
+    built: list[torch.nn.Module] = []
+
+    def counted(m: GLAGCN) -> torch.nn.Module:
+        built.append(m)
+        return optimize_for_inference(m)
+
+    monkeypatch.setattr(training, "optimize_for_inference", counted)
+    fast = training.evaluate(model, sequences, H36M, torch.device("cpu"), tta=True)
+    assert built == [model]
+
+    class Plain(torch.nn.Module):
+        def __init__(self, inner: GLAGCN):
+            super().__init__()
+            self.inner, self.receptive_field = inner, inner.receptive_field
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x)
+
+    faithful = training.evaluate(Plain(model), sequences, H36M, torch.device("cpu"), tta=True)
+    assert len(built) == 1 and fast.keys() == faithful.keys() == {"plain", "flip"}
+    for mode in fast:
+        for action, row in fast[mode].items():
+            for metric, value in row.items():
+                assert value == pytest.approx(faithful[mode][action][metric], abs=1e-3), (mode, action, metric)
