@@ -496,7 +496,7 @@ class FastGLAGCN(nn.Module):
         smallest = -(-_MIN_CHUNK_FEATURES // (self.channels * self.receptive_field))
         parts = x.split(self.chunk_size or min(self.cpu_chunk_size, max(smallest, -(-len(x) // workers))))
         with torch_threads(1):  # N workers on N cores, not N x N threads
-            if len(parts) == 1:  # one window, or one chunk asked for: its joints side by side
+            if len(parts) == 1:  # one window, or too few to share: its joints side by side if large enough
                 return self._forward(x, parts=workers)
             workers = min(len(parts), workers)
             if workers == 1:
