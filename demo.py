@@ -58,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--imgsz", type=_positive(int), default=DEFAULT_IMGSZ, help=f"detector input size, px (default: {DEFAULT_IMGSZ})")
     parser.add_argument("--conf", type=_fraction, default=DEFAULT_CONF, help=f"detector confidence threshold (default: {DEFAULT_CONF})")
     parser.add_argument("--detect-batch", type=_positive(int), default=DEFAULT_DETECT_BATCH,
-                        help=f"frames per detector call (default: {DEFAULT_DETECT_BATCH})")
+                        help=f"frames per detector call, each held in memory until detected "
+                             f"(default: {DEFAULT_DETECT_BATCH})")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda if available, else mps, "
                                          "else cpu)")
     parser.add_argument("--batch-size", type=_positive(int), default=DEFAULT_BATCH_SIZE,
