@@ -10,6 +10,7 @@ import torch
 
 from conftest import shared_path
 from glagcn_video.checkpoint import load_checkpoint
+from glagcn_video import fast as fast_module
 from glagcn_video.fast import FastGLAGCN, optimize_for_inference
 from glagcn_video.model import GLAGCN
 from glagcn_video.skeleton import H36M, HUMANEVA15, HUMANEVA15_FROM_COCO17, Layout
@@ -178,6 +179,26 @@ def test_small_batch_is_shared_between_workers(channels: int, batch: int, chunks
     fast._forward = lambda part, parts=1: calls.append(len(part)) or forward(part, parts)
     torch.testing.assert_close(fast(x), optimize_for_inference(model, workers=1)(x), atol=1e-6, rtol=0)
     assert sorted(calls) == chunks
+
+
+@pytest.mark.parametrize("budget, groups", [(1, [1, 1, 1]), (600_000, [2, 1])])
+def test_cache_sized_groups_match_whole_batch(monkeypatch: pytest.MonkeyPatch, budget: int,
+                                              groups: list[int]) -> None:
+    """Past the cache budget the attention projections are made a few windows at
+    a time (a window's here is 17 x 144 x 27 floats, 264 kB) and the mixed inputs
+    a few joints at a time: the outputs are those of the whole batch at once."""
+    model = randomize(GLAGCN(H36M, (3, 3, 3), 96), seed=9)
+    x = torch.randn(3, 27, 17, 2)
+    whole = optimize_for_inference(model, chunk_size=3, workers=1)(x)
+    monkeypatch.setattr(fast_module, "_L2_BUDGET_BYTES", budget)
+    fast = optimize_for_inference(model, chunk_size=3, workers=1)
+    sizes: list[int] = []
+    scores = fast.expand.gcn._scores
+    fast.expand.gcn._scores = lambda x, pool, parts: sizes.append(len(x)) or scores(x, pool, parts)
+    # Smaller matrix products round differently: float32 noise, not an error.
+    torch.testing.assert_close(fast(x), whole, atol=ATOL, rtol=0)
+    assert sizes == groups
+    assert_same(model, fast, x)
 
 
 def test_empty_batch_gives_empty_output() -> None:
