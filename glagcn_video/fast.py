@@ -37,12 +37,12 @@ Every step is exact algebra; only the rounding differs:
   through the mixing, conv_d, temporal convolution and residual.
 
 Measured on the 243-frame, 96-channel model on a 2-core AMD EPYC against the
-faithful module (BENCHMARKS.md): with one thread each, 1.26x faster at batch
+faithful module (BENCHMARKS.md): with one thread each, 1.24x faster at batch
 1 (the faithful model already runs its big convolutions near this core's
-peak, and the exact rewrite removes 40% of the 1.60 G multiply-adds per
-window, leaving 0.96 G) and 4.0x at batch 64 (where the faithful model
-streams its features through memory); with both cores, 2.3x (the window's
-joints split between them) and 4.3x.
+peak, and the exact rewrite removes 40% of the 1.62 G multiply-adds per
+window, leaving 0.98 G) and 4.0x at batch 64 (where the faithful model
+streams its features through memory); with both cores, 2.4x (the window's
+joints split between them) and 4.2-4.9x.
 benchmarks/bench_lifter.py measures it on your machine.
 
 No position needs skipping for the released models: every unit's attention
