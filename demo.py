@@ -19,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from glagcn_video.checkpoint import CheckpointError
-from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ
+from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES
 from glagcn_video.files import DemoError
 from glagcn_video.lift import DEFAULT_BATCH_SIZE
 from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, DemoResult, run_demo
@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--detect-batch", type=_positive(int), default=DEFAULT_DETECT_BATCH,
                         help=f"frames per detector call, each held in memory until detected "
                              f"(default: {DEFAULT_DETECT_BATCH})")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="what runs the detector: openvino (CPU only, the faster there, same "
+                             "detections; exported once per weights file into a cache folder), torch, or "
+                             "auto: openvino for .pt weights on the CPU when installed, else torch "
+                             "(default: auto)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda if available, else mps, "
                                          "else cpu)")
     parser.add_argument("--batch-size", type=_positive(int), default=DEFAULT_BATCH_SIZE,
@@ -87,7 +92,8 @@ def _summary(result: DemoResult) -> str:
         ids = ", ".join(map(str, result.person_ids))
         lines = [f"{len(result.person_ids)} people lifted (IDs {ids})"]
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items())
-    lines.append(f"{result.num_frames} frames at {result.fps:.2f} fps; {stages}")
+    lines.append(f"{result.num_frames} frames at {result.fps:.2f} fps, detector on {result.detector_runtime}; "
+                 f"{stages}")
     lines.append("wrote " + ", ".join(map(str, result.outputs)))
     return "\n".join(lines)
 
@@ -98,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         from ultralytics.utils import ASSETS
         args.input = ASSETS / "bus.jpg"
     options = DemoOptions(checkpoint=args.checkpoint, detector=args.detector, imgsz=args.imgsz,
-                          conf=args.conf, detect_batch=args.detect_batch, device=args.device,
+                          conf=args.conf, detect_batch=args.detect_batch, runtime=args.runtime,
+                          device=args.device,
                           batch_size=args.batch_size, tta=args.tta, rescale=args.rescale, focal=args.focal,
                           tracker=args.tracker, threads=args.threads)
     try:

@@ -2,6 +2,7 @@
 
     nice .venv/bin/python benchmarks/bench_detector.py VIDEO [VIDEO ...]
         [--sizes 320,480,640,960] [--frames 120] [--repeats 3] [--batch N] [--threads N]
+        [--runtime auto|torch|openvino]
 
 Each clip's first ``--frames`` frames are decoded once and kept in memory
 (about 6 MB per 1080p frame). One :class:`PoseDetector` per size (the demo's
@@ -47,8 +48,8 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from glagcn_video.detect import (DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, Detections,  # noqa: E402
-                                 PoseDetector, resolve_weights)
+from glagcn_video.detect import (DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, RUNTIMES,  # noqa: E402
+                                 Detections, PoseDetector, resolve_runtime, resolve_weights)
 from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video.video import VideoReader  # noqa: E402
 
@@ -131,7 +132,7 @@ def network_input(detector: PoseDetector, frame: np.ndarray) -> str:
     """The letterboxed size (width x height) the network sees for ``frame`` at the detector's imgsz."""
     from ultralytics.data.augment import LetterBox
 
-    stride = int(detector.model.model.stride.max())
+    stride = int(detector.model.predictor.model.stride)  # the loaded model's, whatever runs it
     height, width = LetterBox((detector.imgsz, detector.imgsz), auto=True, stride=stride)(image=frame).shape[:2]
     return f"{width}x{height}"
 
@@ -164,13 +165,13 @@ def time_sizes(detectors: dict[int, PoseDetector], frames: list[np.ndarray], rep
 
 
 def bench_clip(path: Path, weights: str, sizes: list[int], num_frames: int,
-               repeats: int, batch: int) -> dict[int, tuple[float, Agreement]]:
+               repeats: int, batch: int, runtime: str) -> dict[int, tuple[float, Agreement]]:
     """Print one clip's table; return each size's seconds per frame and agreement with the reference."""
     reader = VideoReader(path)
     frames = list(itertools.islice(reader, num_frames))
     info = reader.info
-    detectors = {size: PoseDetector(weights, size, conf=DEFAULT_CONF, device=torch.device("cpu"))
-                 for size in sizes}
+    detectors = {size: PoseDetector(weights, size, conf=DEFAULT_CONF, device=torch.device("cpu"),
+                                    runtime=runtime) for size in sizes}
     seconds, single, detections = time_sizes(detectors, frames, repeats, batch)
     ref_size = max(sizes)
     agreements = {size: compare(detections[ref_size], detections[size]) for size in sizes}
@@ -217,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="frames per detector call, as the demo's --detect-batch (default: %(default)s)")
     parser.add_argument("--weights", default=DEFAULT_DETECTOR, help="YOLO pose weights (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="what runs the detector, as the demo's --runtime (default: %(default)s)")
     args = parser.parse_args(argv)
     sizes = sorted({int(s) for s in args.sizes.split(",")})
     if len(sizes) < 2 or args.frames < 1 or args.repeats < 1 or args.batch < 1:
@@ -227,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     import ultralytics
 
     weights = resolve_weights(args.weights)
-    print(f"detector: {weights}, conf {DEFAULT_CONF}, cpu; confident box score >= {CONFIDENT_SCORE}, "
+    runtime = resolve_runtime(args.runtime, weights, torch.device("cpu"))
+    print(f"detector: {weights}, conf {DEFAULT_CONF}, cpu, runtime {runtime}; confident box score >= {CONFIDENT_SCORE}, "
           f"match IoU >= {MATCH_IOU}")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores ({usable_cores()} usable), "
           f"nice {os.nice(0)}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; "
@@ -237,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{WARMUP_FRAMES} warm-up frames per size; vs ref = time / time at imgsz {max(sizes)}; "
           f"batch x = time one frame per call / time {args.batch} per call")
 
-    results = [bench_clip(path, weights, sizes, args.frames, args.repeats, args.batch) for path in args.videos]
+    results = [bench_clip(path, weights, sizes, args.frames, args.repeats, args.batch, runtime)
+               for path in args.videos]
     if len(results) > 1:
         print_summary(results, sizes)
     print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

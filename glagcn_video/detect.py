@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import detect_openvino
 from .cpu import torch_threads
 from .files import DemoError
 
@@ -26,6 +29,10 @@ NUM_KEYPOINTS = 17
 # no faster than 4), with the same detections (keypoints within 5e-4 px). A GPU,
 # too, is better fed in batches.
 DEFAULT_DETECT_BATCH = 4
+# What runs the detector: "auto" is OpenVINO for .pt weights on the CPU when it is
+# installed (1.3-1.4x faster than PyTorch there, same detections; BENCHMARKS.md),
+# else PyTorch.
+RUNTIMES = ("auto", "torch", "openvino")
 
 
 @dataclass
@@ -66,6 +73,35 @@ def resolve_weights(name: str) -> str:
     return name
 
 
+def resolve_runtime(runtime: str, source: str, device: torch.device) -> str:
+    """"torch" or "openvino" for ``runtime`` (one of RUNTIMES), weights ``source`` and ``device``."""
+    if runtime not in RUNTIMES:
+        raise DemoError("--runtime", f"unknown detector runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
+    if runtime == "auto":
+        usable = device.type == "cpu" and source.endswith(".pt") and detect_openvino.available()
+        return "openvino" if usable else "torch"
+    if runtime == "openvino" and device.type != "cpu":
+        raise DemoError("--runtime", f"openvino runs the detector on the CPU, not {device.type}; "
+                                     "use --runtime torch or --device cpu")
+    if runtime == "openvino" and not detect_openvino.available():
+        raise DemoError("--runtime", "openvino is not installed (pip install openvino), "
+                                     "use --runtime torch")
+    return runtime
+
+
+@contextmanager
+def _quiet_ultralytics() -> Iterator[None]:
+    """Ultralytics logs every export and OpenVINO model load at INFO level."""
+    from ultralytics.utils import LOGGER
+
+    level = LOGGER.level
+    LOGGER.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        LOGGER.setLevel(level)
+
+
 def ultralytics_device(device: torch.device) -> str:
     """Ultralytics spells devices "cpu", "mps" or a CUDA index ("0"), not "cuda:0"."""
     if device.type == "cuda":
@@ -76,15 +112,19 @@ def ultralytics_device(device: torch.device) -> str:
 class PoseDetector:
     """A YOLO pose model; call it on a BGR frame to get its :class:`Detections`.
 
-    Raises :class:`DemoError` naming the weights if they cannot be loaded or
-    are not a 17-keypoint pose model.
+    ``runtime`` (one of RUNTIMES) picks PyTorch or OpenVINO (see
+    :mod:`.detect_openvino`); ``self.runtime`` says which one runs. Raises
+    :class:`DemoError` naming the weights if they cannot be loaded or are not a
+    17-keypoint pose model.
     """
 
     def __init__(self, weights: str = DEFAULT_DETECTOR, imgsz: int = DEFAULT_IMGSZ,
-                 conf: float = DEFAULT_CONF, device: torch.device = torch.device("cpu")):
+                 conf: float = DEFAULT_CONF, device: torch.device = torch.device("cpu"),
+                 runtime: str = "auto"):
         from ultralytics import YOLO  # slow import, only when a detector is really built
 
         source = resolve_weights(weights)
+        self.runtime = resolve_runtime(runtime, source, device)
         try:
             self.model = YOLO(source)
         except Exception as exc:  # Ultralytics raises many types; the user needs one line
@@ -97,11 +137,27 @@ class PoseDetector:
         self.source = source
         self.imgsz, self.conf = imgsz, conf
         self.device = ultralytics_device(device)
-        # Ultralytics sets up its predictor on the first call and then sets
-        # PyTorch's thread count to its own default (cores - 1): make that
-        # first call here, on a blank frame, and keep the caller's setting.
-        with torch_threads(torch.get_num_threads()):
+        # Ultralytics sets up its predictor on the first call, and exports, and then sets
+        # PyTorch's thread count to its own default (cores - 1): do those here, on a
+        # blank frame, and keep the caller's setting.
+        threads = torch.get_num_threads()
+        with torch_threads(threads):
+            if self.runtime == "openvino":
+                self._load_openvino(YOLO, threads)
             self(np.zeros((32, 32, 3), np.uint8))
+
+    def _load_openvino(self, yolo_class, threads: int) -> None:
+        """Replace the PyTorch model by its (cached) OpenVINO export, compiled in float32."""
+        with _quiet_ultralytics():
+            exported = detect_openvino.exported_model(self.source)
+            try:
+                self.model = yolo_class(str(exported), task="pose")
+                self(np.zeros((32, 32, 3), np.uint8))  # sets up the predictor, which compiles
+            except Exception as exc:  # a damaged cache entry, for one
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise DemoError(exported, f"cannot load the OpenVINO detector ({reason}); delete "
+                                          "the folder to export it again") from None
+            detect_openvino.compile_float32(self.model, exported, threads)
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         return self.detect([frame_bgr])[0]

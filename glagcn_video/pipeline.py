@@ -56,6 +56,7 @@ class DemoOptions:
     imgsz: int = DEFAULT_IMGSZ
     conf: float = DEFAULT_CONF
     detect_batch: int = DEFAULT_DETECT_BATCH  # frames per detector call
+    runtime: str = "auto"  # what runs the detector: auto, torch or openvino (detect.RUNTIMES)
     device: str | None = None  # None: CUDA if available, else MPS, else CPU
     batch_size: int = DEFAULT_BATCH_SIZE
     tta: bool = True
@@ -103,6 +104,7 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: load, decode,
     # detect, track, keypoints, lift, render, encode, export
     outputs: list[Path] = field(default_factory=list)
+    detector_runtime: str = "torch"  # what ran the detector: torch or openvino
 
     @property
     def fps(self) -> float:
@@ -277,7 +279,7 @@ def _run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pa
         device = resolve_device(options.device)
         tracker = PersonTracker(options.tracker, reader.info.fps)
         lifter = load_lifter(options.checkpoint, device, options.batch_size, options.tta)
-        detector = PoseDetector(options.detector, options.imgsz, options.conf, device)
+        detector = PoseDetector(options.detector, options.imgsz, options.conf, device, options.runtime)
     info = reader.info
     focal = options.focal or default_focal(info.width, info.height)
 
@@ -288,7 +290,8 @@ def _run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pa
     with clock("lift"):
         people = [lift_track(t, lifter, info, focal, options.rescale)
                   for t in tqdm(segments, desc="lift", unit="track", disable=not progress)]
-    result = DemoResult(info, num_frames, focal, people, raw_tracks, timings)
+    result = DemoResult(info, num_frames, focal, people, raw_tracks, timings,
+                        detector_runtime=detector.runtime)
 
     written: list[Path] = []
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,20 @@ def save_npz_dict(path: Path, **dicts: object) -> Path:
     np.savez_compressed(path, **{k: np.array(v, dtype=object) if isinstance(v, dict) else v
                                  for k, v in dicts.items()})
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def detector_cache(tmp_path_factory) -> Iterator[Path]:
+    """Detectors exported for OpenVINO go to a folder of this test session, not
+    the user's cache (the demo's subprocesses inherit it through the environment)."""
+    folder = tmp_path_factory.mktemp("detector_cache")
+    before = os.environ.get("GLAGCN_VIDEO_CACHE")
+    os.environ["GLAGCN_VIDEO_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ["GLAGCN_VIDEO_CACHE"]
+    else:
+        os.environ["GLAGCN_VIDEO_CACHE"] = before
 
 
 @pytest.fixture(scope="session")

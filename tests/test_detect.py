@@ -11,7 +11,8 @@ import torch
 
 from demo_support import real_detector_or_skip
 from glagcn_video.cpu import torch_threads
-from glagcn_video.detect import DEFAULT_DETECTOR, PoseDetector, resolve_weights, ultralytics_device
+from glagcn_video import detect_openvino
+from glagcn_video.detect import DEFAULT_DETECTOR, PoseDetector, resolve_runtime, resolve_weights, ultralytics_device
 from glagcn_video.files import DemoError
 
 
@@ -97,3 +98,100 @@ def test_a_batch_of_frames_gives_what_each_frame_gives_alone():
         np.testing.assert_allclose(together.keypoints, alone.keypoints, atol=0.01)
         np.testing.assert_allclose(together.box_scores, alone.box_scores, atol=1e-4)
     assert detector.detect([]) == []
+
+
+def openvino_or_skip() -> None:
+    if not detect_openvino.available():
+        pytest.skip("openvino is not installed")
+
+
+def bus_frames() -> list[np.ndarray]:
+    from ultralytics.utils import ASSETS
+
+    bus = cv2.imread(str(ASSETS / "bus.jpg"))
+    return [bus, np.ascontiguousarray(bus[:, ::-1]), np.full_like(bus, 127)]
+
+
+def test_runtime_choice():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    expected = "openvino" if detect_openvino.available() else "torch"
+    assert resolve_runtime("auto", "w/yolo11n-pose.pt", cpu) == expected
+    assert resolve_runtime("auto", "yolo11n-pose.yaml", cpu) == "torch"  # nothing to export
+    assert resolve_runtime("auto", "w/yolo11n-pose.pt", cuda) == "torch"
+    assert resolve_runtime("torch", "w/yolo11n-pose.pt", cpu) == "torch"
+    with pytest.raises(DemoError, match="^--runtime: openvino runs the detector on the CPU, not cuda"):
+        resolve_runtime("openvino", "w/yolo11n-pose.pt", cuda)
+    with pytest.raises(DemoError, match="^--runtime: unknown detector runtime 'onnx'"):
+        resolve_runtime("onnx", "w/yolo11n-pose.pt", cpu)
+
+
+def test_openvino_gives_the_torch_detections():
+    """OpenVINO runs the exported model in float32 (the CPU plugin's default is
+    bfloat16 where the CPU has it, which moved keypoints by pixels): the same
+    people, keypoints within 0.01 px, frame for frame."""
+    openvino_or_skip()
+    weights = real_detector_or_skip()
+    fast = PoseDetector(weights, runtime="openvino")
+    plain = PoseDetector(weights, runtime="torch")
+    assert (fast.runtime, plain.runtime) == ("openvino", "torch")
+    assert detect_openvino.compiled_precision(fast.model) == "f32"
+    frames = bus_frames()
+    for ours, theirs in zip(fast.detect(frames), plain.detect(frames), strict=True):
+        assert len(ours) == len(theirs)
+        np.testing.assert_allclose(ours.keypoints, theirs.keypoints, atol=0.01)
+        np.testing.assert_allclose(ours.boxes, theirs.boxes, atol=0.01)
+        np.testing.assert_allclose(ours.box_scores, theirs.box_scores, atol=1e-4)
+    assert len(fast(frames[0])) >= 3
+
+
+def test_openvino_export_is_made_once_and_reused(tmp_path, monkeypatch):
+    openvino_or_skip()
+    weights = real_detector_or_skip()
+    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
+    PoseDetector(weights, runtime="openvino")
+    (entry,) = (tmp_path / "cache").iterdir()  # one folder, no temporary left over
+    assert entry.name.startswith("yolo11n-pose-") and list(entry.glob("model_openvino_model/*.xml"))
+
+    from ultralytics import YOLO
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(YOLO, "export", no_export)
+    again = PoseDetector(weights, runtime="openvino")
+    assert len(again(bus_frames()[0])) >= 3
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [entry.name]
+
+
+def test_failed_openvino_export_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    openvino_or_skip()
+    weights = real_detector_or_skip()
+    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
+    from ultralytics import YOLO
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("disk full\nmore detail")
+
+    monkeypatch.setattr(YOLO, "export", broken_export)
+    with pytest.raises(DemoError, match=f"^{weights}: cannot export the detector to OpenVINO "
+                                        r"\(disk full\); use --runtime torch$"):
+        PoseDetector(weights, runtime="openvino")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_damaged_openvino_cache_entry_is_a_clear_error(tmp_path, monkeypatch):
+    openvino_or_skip()
+    weights = real_detector_or_skip()
+    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
+    PoseDetector(weights, runtime="openvino")
+    (model_dir,) = (tmp_path / "cache").glob("*/model_openvino_model")
+    for xml in model_dir.glob("*.xml"):
+        xml.write_text("<net>truncated")
+    with pytest.raises(DemoError, match=f"^{model_dir}: cannot load the OpenVINO detector .*delete the folder"):
+        PoseDetector(weights, runtime="openvino")
+
+
+def test_openvino_needs_a_pt_file():
+    openvino_or_skip()
+    with pytest.raises(DemoError, match="yolo11n-pose.yaml: the OpenVINO runtime needs a .pt pose model file"):
+        PoseDetector("yolo11n-pose.yaml", runtime="openvino")

@@ -1,0 +1,109 @@
+"""Detector runtimes: PyTorch against OpenVINO (float32) on the same frames, per clip.
+
+    nice .venv/bin/python -m benchmarks.bench_detector_runtime VIDEO [VIDEO ...]
+        [--imgsz 640] [--frames 120] [--repeats 3] [--batch N] [--threads N]
+
+Each clip's first ``--frames`` frames are decoded once and kept in memory. The
+demo's detector (weights, ``conf``, CPU) is built once per runtime, warmed up,
+and every repetition times one pass of each runtime over all the frames,
+``--batch`` per call as in the demo and then one per call, alternating which
+runtime goes first; medians per frame are reported, with ``x torch``, the
+PyTorch time over the runtime's, measured in the same run.
+
+PyTorch is also the reference for the detections: ``found`` is the share of
+its confident people (box score >= 0.5) that the runtime reports, ``found@0.5``
+the share it reports confidently (boxes matched greedily at IoU >= 0.5 in the
+same frame, as in bench_detector.py), and ``max kpt px`` the largest keypoint
+difference between matched people.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the OpenMP runtime's start
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_detector import (CONFIDENT_SCORE, MATCH_IOU, compare, greedy_match,  # noqa: E402
+                                       network_input, percent, time_sizes)
+from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
+from glagcn_video.detect import (DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ,  # noqa: E402
+                                 Detections, PoseDetector, resolve_weights)
+from glagcn_video.video import VideoReader  # noqa: E402
+
+RUNTIMES = ("torch", "openvino")
+
+
+def max_keypoint_difference(reference: list[Detections], candidate: list[Detections]) -> float:
+    """Largest keypoint distance (px, per coordinate) between matched confident reference people."""
+    worst = 0.0
+    for ref, cand in zip(reference, candidate, strict=True):
+        keep = ref.box_scores >= CONFIDENT_SCORE
+        for r, c in greedy_match(ref.boxes[keep], cand.boxes, MATCH_IOU):
+            worst = max(worst, float(np.abs(ref.keypoints[keep][r] - cand.keypoints[c]).max()))
+    return worst
+
+
+def bench_clip(path: Path, weights: str, imgsz: int, num_frames: int, repeats: int, batch: int) -> None:
+    """Print one clip's table."""
+    reader = VideoReader(path)
+    frames = list(itertools.islice(reader, num_frames))
+    info = reader.info
+    detectors = {name: PoseDetector(weights, imgsz, conf=DEFAULT_CONF, device=torch.device("cpu"), runtime=name)
+                 for name in RUNTIMES}
+    seconds, single, detections = time_sizes(detectors, frames, repeats, batch)
+    print(f"\nclip: {path.name}, {info.width}x{info.height}, {len(frames)} frames, network input "
+          f"{network_input(detectors['torch'], frames[0])}")
+    print(f"{'runtime':>8} {'ms/frame':>9} {'x torch':>8} {'1/call ms':>10} {'found':>7} {'found@0.5':>10} "
+          f"{'max kpt px':>11}")
+    for name in RUNTIMES:
+        a = compare(detections["torch"], detections[name])
+        print(f"{name:>8} {seconds[name] * 1e3:>9.1f} {seconds['torch'] / seconds[name]:>7.2f}x "
+              f"{single[name] * 1e3:>10.1f} {percent(a.found, a.reference_people):>7} "
+              f"{percent(a.found_confident, a.reference_people):>10} "
+              f"{max_keypoint_difference(detections['torch'], detections[name]):>11.2g}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    parser.add_argument("--imgsz", type=int, default=DEFAULT_IMGSZ, help="detector input size (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=120, help="first frames of each clip (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per runtime (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=DEFAULT_DETECT_BATCH,
+                        help="frames per detector call, as the demo's --detect-batch (default: %(default)s)")
+    parser.add_argument("--weights", default=DEFAULT_DETECTOR, help="YOLO pose .pt weights (default: %(default)s)")
+    parser.add_argument("--threads", type=int, help="CPU threads for both runtimes (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.frames < 1 or args.repeats < 1 or args.batch < 1:
+        parser.error("need --frames >= 1, --repeats >= 1 and --batch >= 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    import openvino
+    import ultralytics
+
+    weights = resolve_weights(args.weights)
+    print(f"detector: {weights}, imgsz {args.imgsz}, conf {DEFAULT_CONF}, cpu")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores ({usable_cores()} usable), nice {os.nice(0)}, "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), openvino {openvino.__version__.split('-')[0]} (float32, "
+          f"same threads), ultralytics {ultralytics.__version__}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
+    print(f"median of {args.repeats} passes, {args.batch} frames per call (1/call: one per call)")
+    for path in args.videos:
+        bench_clip(path, weights, args.imgsz, args.frames, args.repeats, args.batch)
+    print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
