@@ -1,6 +1,7 @@
 """End-to-end demo benchmark: time per frame of every stage, on one video.
 
     python benchmarks/bench_demo.py VIDEO [--repeats 3] [--checkpoint PATH] [--imgsz 640]
+        [--runtime auto|torch|openvino] [--threads N] [--device D] [--no-tta]
 
 Runs the whole demo ``--repeats`` times and prints, per stage, the median time
 per decoded frame (decode, detect, track, keypoints, lift, render, encode),
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.machine import cpu_model  # noqa: E402
 from glagcn_video.cpu import torch_threads, usable_cores  # noqa: E402
 from glagcn_video.checkpoint import load_checkpoint  # noqa: E402
+from glagcn_video.detect import RUNTIMES  # noqa: E402
 from glagcn_video.keypoints import clean_tracks  # noqa: E402
 from glagcn_video.lift import Lifter, resolve_device  # noqa: E402
 from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, lift_track, run_demo  # noqa: E402
@@ -47,11 +49,13 @@ def main() -> int:
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-tta", dest="tta", action="store_false")
     parser.add_argument("--threads", type=int, help="PyTorch CPU threads (default: the demo's, every core)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="what runs the detector, as the demo's --runtime (default: %(default)s)")
     args = parser.parse_args()
 
     threads = args.threads or usable_cores()
     options = DemoOptions(checkpoint=args.checkpoint, imgsz=args.imgsz, device=args.device, tta=args.tta,
-                          threads=threads)
+                          threads=threads, runtime=args.runtime)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
@@ -78,7 +82,7 @@ def main() -> int:
           f"{result.fps:.2f} fps, {duration:.1f} s, {len(result.person_ids)} people lifted)")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
           f"({threads} threads), device {device}")
-    print(f"settings: imgsz {args.imgsz}, TTA {'on' if args.tta else 'off'}, "
+    print(f"settings: detector on {result.detector_runtime}, imgsz {args.imgsz}, TTA {'on' if args.tta else 'off'}, "
           f"lifter {args.checkpoint.name} ({model.receptive_field} frames, {model.channels} channels); "
           f"median of {args.repeats} runs\n")
     print(f"{'stage':<12}{'ms/frame':>10}")

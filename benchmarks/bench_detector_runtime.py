@@ -14,7 +14,9 @@ PyTorch is also the reference for the detections: ``found`` is the share of
 its confident people (box score >= 0.5) that the runtime reports, ``found@0.5``
 the share it reports confidently (boxes matched greedily at IoU >= 0.5 in the
 same frame, as in bench_detector.py), and ``max kpt px`` the largest keypoint
-difference between matched people.
+difference between matched people. Where the CPU computes in bfloat16
+(AVX512-BF16, AMX), a third row runs OpenVINO in it, the plugin's default
+there, which the demo does not use.
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_detector import (CONFIDENT_SCORE, MATCH_IOU, compare, greedy_match,  # noqa: E402
                                        network_input, percent, time_sizes)
 from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
+from glagcn_video import detect_openvino  # noqa: E402
 from glagcn_video.detect import (DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ,  # noqa: E402
                                  Detections, PoseDetector, resolve_weights)
 from glagcn_video.video import VideoReader  # noqa: E402
 
 RUNTIMES = ("torch", "openvino")
+# Not offered by the demo (keypoints move by pixels), measured for comparison where the CPU has it.
+BF16 = "ov-bf16"
 
 
 def max_keypoint_difference(reference: list[Detections], candidate: list[Detections]) -> float:
@@ -53,19 +58,25 @@ def max_keypoint_difference(reference: list[Detections], candidate: list[Detecti
     return worst
 
 
-def bench_clip(path: Path, weights: str, imgsz: int, num_frames: int, repeats: int, batch: int) -> None:
+def bench_clip(path: Path, weights: str, imgsz: int, num_frames: int, repeats: int, batch: int,
+               bf16: bool) -> None:
     """Print one clip's table."""
     reader = VideoReader(path)
     frames = list(itertools.islice(reader, num_frames))
     info = reader.info
     detectors = {name: PoseDetector(weights, imgsz, conf=DEFAULT_CONF, device=torch.device("cpu"), runtime=name)
                  for name in RUNTIMES}
+    if bf16:
+        detectors[BF16] = PoseDetector(weights, imgsz, conf=DEFAULT_CONF, device=torch.device("cpu"),
+                                       runtime="openvino")
+        detect_openvino.compile_for_cpu(detectors[BF16].model, detect_openvino.exported_model(weights),
+                                        torch.get_num_threads(), precision="bf16")
     seconds, single, detections = time_sizes(detectors, frames, repeats, batch)
     print(f"\nclip: {path.name}, {info.width}x{info.height}, {len(frames)} frames, network input "
           f"{network_input(detectors['torch'], frames[0])}")
     print(f"{'runtime':>8} {'ms/frame':>9} {'x torch':>8} {'1/call ms':>10} {'found':>7} {'found@0.5':>10} "
           f"{'max kpt px':>11}")
-    for name in RUNTIMES:
+    for name in detectors:
         a = compare(detections["torch"], detections[name])
         print(f"{name:>8} {seconds[name] * 1e3:>9.1f} {seconds['torch'] / seconds[name]:>7.2f}x "
               f"{single[name] * 1e3:>10.1f} {percent(a.found, a.reference_people):>7} "
@@ -93,14 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     import ultralytics
 
     weights = resolve_weights(args.weights)
+    bf16 = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     print(f"detector: {weights}, imgsz {args.imgsz}, conf {DEFAULT_CONF}, cpu")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores ({usable_cores()} usable), nice {os.nice(0)}, "
           f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), openvino {openvino.__version__.split('-')[0]} (float32, "
           f"same threads), ultralytics {ultralytics.__version__}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
-    print(f"median of {args.repeats} passes, {args.batch} frames per call (1/call: one per call)")
+    print(f"median of {args.repeats} passes, {args.batch} frames per call (1/call: one per call); "
+          f"{BF16 + ': OpenVINO in bfloat16' if bf16 else 'no bfloat16 on this CPU'}")
     for path in args.videos:
-        bench_clip(path, weights, args.imgsz, args.frames, args.repeats, args.batch)
+        bench_clip(path, weights, args.imgsz, args.frames, args.repeats, args.batch, bf16)
     print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 

@@ -16,6 +16,7 @@ from . import detect_openvino
 from .cpu import torch_threads
 from .files import DemoError
 
+_LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "yolo11n-pose.pt"
 DEFAULT_IMGSZ = 640
 # ByteTrack's second association step uses detections between its low (0.1)
@@ -25,12 +26,13 @@ DEFAULT_CONF = 0.1
 NUM_KEYPOINTS = 17
 # Frames per detector call in the demo. Small convolutions parallelise badly over
 # one image: on 2 CPU cores yolo11n-pose at 640 px takes 39-42 ms per frame in
-# batches of 4 against 57-61 one frame at a time (BENCHMARKS.md; 8 per call was
-# no faster than 4), with the same detections (keypoints within 5e-4 px). A GPU,
-# too, is better fed in batches.
+# batches of 4 against 57-61 one frame at a time on PyTorch (BENCHMARKS.md; 8 per
+# call was no faster than 4), with the same detections (keypoints within 5e-4 px);
+# OpenVINO gains less from it (30-32 against 32-33 ms). A GPU, too, is better fed
+# in batches.
 DEFAULT_DETECT_BATCH = 4
 # What runs the detector: "auto" is OpenVINO for .pt weights on the CPU when it is
-# installed (1.3-1.4x faster than PyTorch there, same detections; BENCHMARKS.md),
+# installed (1.25-1.58x faster than PyTorch there, same detections; BENCHMARKS.md),
 # else PyTorch.
 RUNTIMES = ("auto", "torch", "openvino")
 
@@ -143,7 +145,16 @@ class PoseDetector:
         threads = torch.get_num_threads()
         with torch_threads(threads):
             if self.runtime == "openvino":
-                self._load_openvino(YOLO, threads)
+                plain = self.model
+                try:
+                    self._load_openvino(YOLO, threads)
+                except DemoError as exc:
+                    if runtime != "auto":
+                        raise
+                    # Nobody asked for OpenVINO: say why it is not used, and go on without it.
+                    _LOG.warning("%s: %s; running the detector on PyTorch instead", exc.subject,
+                                 exc.problem.removesuffix("; use --runtime torch"))
+                    self.model, self.runtime = plain, "torch"
             self(np.zeros((32, 32, 3), np.uint8))
 
     def _load_openvino(self, yolo_class, threads: int) -> None:
@@ -157,7 +168,7 @@ class PoseDetector:
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise DemoError(exported, f"cannot load the OpenVINO detector ({reason}); delete "
                                           "the folder to export it again") from None
-            detect_openvino.compile_float32(self.model, exported, threads)
+            detect_openvino.compile_for_cpu(self.model, exported, threads)
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         return self.detect([frame_bgr])[0]

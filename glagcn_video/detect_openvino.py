@@ -2,7 +2,7 @@
 
 Ultralytics exports a ``.pt`` model to OpenVINO IR and runs it through its
 own predictor (same pre- and post-processing, same results objects); on the
-development machine's 2 CPU cores that ran yolo11n-pose 1.3-1.4x faster than
+development machine's 2 CPU cores that ran yolo11n-pose 1.25-1.58x faster than
 PyTorch at the demo's settings, with the same keypoints (BENCHMARKS.md).
 Two things this module adds:
 
@@ -14,7 +14,7 @@ Two things this module adds:
   The export has dynamic input shapes, so frames keep Ultralytics'
   rectangular letterbox (640 x 384 for 16:9 video) instead of a padded square.
 * OpenVINO's CPU plugin computes in bfloat16 by default on CPUs that have it
-  (AVX512-BF16, AMX), where yolo11n-pose's keypoints moved by up to 5 px;
+  (AVX512-BF16, AMX), where some of yolo11n-pose's keypoints moved by 7-61 px;
   the model is compiled with ``INFERENCE_PRECISION_HINT=f32`` so that it
   gives PyTorch's detections (keypoints within 1e-3 px here).
 """
@@ -101,9 +101,10 @@ def exported_model(weights: str | os.PathLike) -> Path:
     return model_dir
 
 
-def compile_float32(yolo, source: str | os.PathLike, threads: int) -> None:
+def compile_for_cpu(yolo, source: str | os.PathLike, threads: int, precision: str = "f32") -> None:
     """Recompile the OpenVINO model behind a YOLO object whose predictor is set up
-    (after its first call) in float32 on ``threads`` CPU threads, for every later call.
+    (after its first call) in float32 (or another ``precision``: the benchmarks
+    measure "bf16") on ``threads`` CPU threads, for every later call.
 
     Ultralytics compiles it with the plugin's default precision and threads and
     offers no option for either; this replaces its compiled model and the
@@ -114,7 +115,7 @@ def compile_float32(yolo, source: str | os.PathLike, threads: int) -> None:
     if not isinstance(compile_model, partial) or not hasattr(backend, "ov_compiled_model"):
         raise DemoError(source, "this Ultralytics version runs OpenVINO models in a way this "
                                 "program does not know; use --runtime torch")
-    config = {**compile_model.keywords.get("config", {}), "INFERENCE_PRECISION_HINT": "f32",
+    config = {**compile_model.keywords.get("config", {}), "INFERENCE_PRECISION_HINT": precision,
               "INFERENCE_NUM_THREADS": threads}
     backend.compile_model = partial(compile_model.func, *compile_model.args,
                                     **{**compile_model.keywords, "config": config})

@@ -195,3 +195,23 @@ def test_openvino_needs_a_pt_file():
     openvino_or_skip()
     with pytest.raises(DemoError, match="yolo11n-pose.yaml: the OpenVINO runtime needs a .pt pose model file"):
         PoseDetector("yolo11n-pose.yaml", runtime="openvino")
+
+
+def test_auto_runtime_falls_back_to_torch_when_openvino_fails(tmp_path, monkeypatch, caplog):
+    """The user did not ask for OpenVINO: a failed export is one warning line, and
+    the detector runs on PyTorch."""
+    openvino_or_skip()
+    weights = real_detector_or_skip()
+    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
+    from ultralytics import YOLO
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("no space left")
+
+    monkeypatch.setattr(YOLO, "export", broken_export)
+    with caplog.at_level("WARNING", logger="glagcn_video.detect"):
+        detector = PoseDetector(weights)
+    assert detector.runtime == "torch"
+    assert caplog.messages == [f"{weights}: cannot export the detector to OpenVINO (no space left); "
+                               "running the detector on PyTorch instead"]
+    assert len(detector(bus_frames()[0])) >= 3
