@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--focal", type=_positive(float),
                         help="focal length in pixels (default: the image diagonal, a 53 degree diagonal view)")
     parser.add_argument("--threads", type=_positive(int),
-                        help="PyTorch CPU threads (default: every usable core)")
+                        help="CPU threads for PyTorch and OpenVINO (default: every usable core)")
     parser.add_argument("--tracker", default=DEFAULT_TRACKER,
                         help=f"bytetrack, botsort, or an Ultralytics tracker .yaml (default: {DEFAULT_TRACKER})")
     return parser.parse_args(argv)

@@ -215,3 +215,14 @@ def test_auto_runtime_falls_back_to_torch_when_openvino_fails(tmp_path, monkeypa
     assert caplog.messages == [f"{weights}: cannot export the detector to OpenVINO (no space left); "
                                "running the detector on PyTorch instead"]
     assert len(detector(bus_frames()[0])) >= 3
+
+
+def test_openvino_uses_the_callers_thread_count():
+    """The demo's --threads reaches OpenVINO, which keeps its own thread pool."""
+    openvino_or_skip()
+    weights = real_detector_or_skip()
+    for threads in (1, 2):
+        with torch_threads(threads):
+            detector = PoseDetector(weights, runtime="openvino")
+        compiled = detector.model.predictor.model.backend.ov_compiled_model
+        assert compiled.get_property("INFERENCE_NUM_THREADS") == threads
