@@ -112,14 +112,15 @@ def compile_for_cpu(yolo, source: str | os.PathLike, threads: int, precision: st
     """
     backend = getattr(getattr(getattr(yolo, "predictor", None), "model", None), "backend", None)
     compile_model = getattr(backend, "compile_model", None)
-    if not isinstance(compile_model, partial) or not hasattr(backend, "ov_compiled_model"):
+    core = getattr(getattr(compile_model, "func", None), "__self__", None)  # the ov.Core it compiled with
+    if (not isinstance(compile_model, partial) or not hasattr(backend, "ov_compiled_model")
+            or not hasattr(core, "read_model")):
         raise DemoError(source, "this Ultralytics version runs OpenVINO models in a way this "
                                 "program does not know; use --runtime torch")
     config = {**compile_model.keywords.get("config", {}), "INFERENCE_PRECISION_HINT": precision,
               "INFERENCE_NUM_THREADS": threads}
     backend.compile_model = partial(compile_model.func, *compile_model.args,
                                     **{**compile_model.keywords, "config": config})
-    core = compile_model.func.__self__  # the ov.Core that Ultralytics compiled with
     xml = next(Path(source).glob("*.xml"))
     backend.ov_compiled_model = backend.compile_model(core.read_model(str(xml)))
 

@@ -226,3 +226,12 @@ def test_openvino_uses_the_callers_thread_count():
             detector = PoseDetector(weights, runtime="openvino")
         compiled = detector.model.predictor.model.backend.ov_compiled_model
         assert compiled.get_property("INFERENCE_NUM_THREADS") == threads
+
+
+def test_unknown_openvino_backend_is_a_clear_error():
+    """If Ultralytics stops exposing what the float32 recompile replaces, the
+    detector says so (and the auto runtime falls back to PyTorch) instead of
+    silently running in the plugin's default precision."""
+    plain = PoseDetector("yolo11n-pose.yaml", imgsz=64, runtime="torch")  # a backend without OpenVINO parts
+    with pytest.raises(DemoError, match="^some_openvino_model: this Ultralytics version runs OpenVINO models"):
+        detect_openvino.compile_for_cpu(plain.model, "some_openvino_model", threads=1)
