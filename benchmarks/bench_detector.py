@@ -206,18 +206,25 @@ def print_summary(results: list[dict[int, tuple[float, Agreement]]], sizes: list
         print(f"{size:>5} {ms:>9.1f} {ms / ref_ms:>6.2f}x {percent(found, people):>7} {percent(confident, people):>10}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def clip_arguments(parser: argparse.ArgumentParser, compared: str) -> None:
+    """The arguments every detector benchmark takes: clips, frames, repetitions per
+    ``compared`` setting, frames per call, weights and threads."""
     parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    parser.add_argument("--sizes", default="320,480,640,960",
-                        help="comma-separated detector input sizes; the largest is the reference "
-                             "(default: %(default)s)")
     parser.add_argument("--frames", type=int, default=120, help="first frames of each clip (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per size (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help=f"timed passes per {compared} (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=DEFAULT_DETECT_BATCH,
                         help="frames per detector call, as the demo's --detect-batch (default: %(default)s)")
     parser.add_argument("--weights", default=DEFAULT_DETECTOR, help="YOLO pose weights (default: %(default)s)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    clip_arguments(parser, "size")
+    parser.add_argument("--sizes", default="320,480,640,960",
+                        help="comma-separated detector input sizes; the largest is the reference "
+                             "(default: %(default)s)")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="what runs the detector, as the demo's --runtime (default: %(default)s)")
     args = parser.parse_args(argv)

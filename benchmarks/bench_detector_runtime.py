@@ -35,12 +35,11 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_detector import (CONFIDENT_SCORE, MATCH_IOU, compare, greedy_match,  # noqa: E402
-                                       network_input, percent, time_sizes)
+from benchmarks.bench_detector import (CONFIDENT_SCORE, MATCH_IOU, clip_arguments, compare,  # noqa: E402
+                                       greedy_match, network_input, percent, time_sizes)
 from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video import detect_openvino  # noqa: E402
-from glagcn_video.detect import (DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ,  # noqa: E402
-                                 Detections, PoseDetector, resolve_weights)
+from glagcn_video.detect import DEFAULT_CONF, DEFAULT_IMGSZ, Detections, PoseDetector, resolve_weights  # noqa: E402
 from glagcn_video.video import VideoReader  # noqa: E402
 
 RUNTIMES = ("torch", "openvino")
@@ -86,14 +85,8 @@ def bench_clip(path: Path, weights: str, imgsz: int, num_frames: int, repeats: i
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    clip_arguments(parser, "runtime")
     parser.add_argument("--imgsz", type=int, default=DEFAULT_IMGSZ, help="detector input size (default: %(default)s)")
-    parser.add_argument("--frames", type=int, default=120, help="first frames of each clip (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per runtime (default: %(default)s)")
-    parser.add_argument("--batch", type=int, default=DEFAULT_DETECT_BATCH,
-                        help="frames per detector call, as the demo's --detect-batch (default: %(default)s)")
-    parser.add_argument("--weights", default=DEFAULT_DETECTOR, help="YOLO pose .pt weights (default: %(default)s)")
-    parser.add_argument("--threads", type=int, help="CPU threads for both runtimes (default: torch's choice)")
     args = parser.parse_args(argv)
     if args.frames < 1 or args.repeats < 1 or args.batch < 1:
         parser.error("need --frames >= 1, --repeats >= 1 and --batch >= 1")

@@ -105,6 +105,22 @@ def openvino_or_skip() -> None:
         pytest.skip("openvino is not installed")
 
 
+def openvino_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, export_error: str | None = None) -> str:
+    """The real weights, with a detector cache folder of the test's own and (given
+    ``export_error``) an OpenVINO export that fails with that message; or skip."""
+    openvino_or_skip()
+    weights = real_detector_or_skip()
+    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
+    if export_error is not None:
+        from ultralytics import YOLO
+
+        def broken_export(*args, **kwargs):
+            raise RuntimeError(export_error)
+
+        monkeypatch.setattr(YOLO, "export", broken_export)
+    return weights
+
+
 def bus_frames() -> list[np.ndarray]:
     from ultralytics.utils import ASSETS
 
@@ -145,9 +161,7 @@ def test_openvino_gives_the_torch_detections():
 
 
 def test_openvino_export_is_made_once_and_reused(tmp_path, monkeypatch):
-    openvino_or_skip()
-    weights = real_detector_or_skip()
-    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
+    weights = openvino_weights(tmp_path, monkeypatch)
     PoseDetector(weights, runtime="openvino")
     (entry,) = (tmp_path / "cache").iterdir()  # one folder, no temporary left over
     assert entry.name.startswith("yolo11n-pose-") and list(entry.glob("model_openvino_model/*.xml"))
@@ -164,15 +178,7 @@ def test_openvino_export_is_made_once_and_reused(tmp_path, monkeypatch):
 
 
 def test_failed_openvino_export_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
-    openvino_or_skip()
-    weights = real_detector_or_skip()
-    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
-    from ultralytics import YOLO
-
-    def broken_export(*args, **kwargs):
-        raise RuntimeError("disk full\nmore detail")
-
-    monkeypatch.setattr(YOLO, "export", broken_export)
+    weights = openvino_weights(tmp_path, monkeypatch, export_error="disk full\nmore detail")
     with pytest.raises(DemoError, match=f"^{weights}: cannot export the detector to OpenVINO "
                                         r"\(disk full\); use --runtime torch$"):
         PoseDetector(weights, runtime="openvino")
@@ -180,9 +186,7 @@ def test_failed_openvino_export_is_a_clear_error_and_leaves_nothing(tmp_path, mo
 
 
 def test_damaged_openvino_cache_entry_is_a_clear_error(tmp_path, monkeypatch):
-    openvino_or_skip()
-    weights = real_detector_or_skip()
-    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
+    weights = openvino_weights(tmp_path, monkeypatch)
     PoseDetector(weights, runtime="openvino")
     (model_dir,) = (tmp_path / "cache").glob("*/model_openvino_model")
     for xml in model_dir.glob("*.xml"):
@@ -200,15 +204,7 @@ def test_openvino_needs_a_pt_file():
 def test_auto_runtime_falls_back_to_torch_when_openvino_fails(tmp_path, monkeypatch, caplog):
     """The user did not ask for OpenVINO: a failed export is one warning line, and
     the detector runs on PyTorch."""
-    openvino_or_skip()
-    weights = real_detector_or_skip()
-    monkeypatch.setenv("GLAGCN_VIDEO_CACHE", str(tmp_path / "cache"))
-    from ultralytics import YOLO
-
-    def broken_export(*args, **kwargs):
-        raise RuntimeError("no space left")
-
-    monkeypatch.setattr(YOLO, "export", broken_export)
+    weights = openvino_weights(tmp_path, monkeypatch, export_error="no space left")
     with caplog.at_level("WARNING", logger="glagcn_video.detect"):
         detector = PoseDetector(weights)
     assert detector.runtime == "torch"
