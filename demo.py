@@ -10,6 +10,7 @@ works offline on a fresh install. See the README for the stages and options.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -98,8 +99,18 @@ def _summary(result: DemoResult) -> str:
     return "\n".join(lines)
 
 
+def _show_package_messages() -> None:
+    """The package's log messages (a one-off detector export, a fallback) as plain lines on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("glagcn_video")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _show_package_messages()
     if args.input is None:
         from ultralytics.utils import ASSETS
         args.input = ASSETS / "bus.jpg"

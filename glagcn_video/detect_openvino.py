@@ -22,6 +22,7 @@ Two things this module adds:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from .files import DemoError
 
+_LOG = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
@@ -81,6 +83,7 @@ def exported_model(weights: str | os.PathLike) -> Path:
     except OSError as exc:
         raise DemoError(target.parent, f"cannot create the detector cache folder ({exc.strerror}); "
                                        "set GLAGCN_VIDEO_CACHE or use --runtime torch") from None
+    _LOG.info("exporting %s to OpenVINO, once (a few seconds), into %s", weights.name, target)
     try:
         shutil.copyfile(weights, work / "model.pt")  # Ultralytics exports next to the weights
         with warnings.catch_warnings():  # the export traces with torch.jit, which warns it is deprecated

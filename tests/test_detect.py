@@ -160,9 +160,12 @@ def test_openvino_gives_the_torch_detections():
     assert len(fast(frames[0])) >= 3
 
 
-def test_openvino_export_is_made_once_and_reused(tmp_path, monkeypatch):
+def test_openvino_export_is_made_once_and_reused(tmp_path, monkeypatch, caplog):
     weights = openvino_weights(tmp_path, monkeypatch)
-    PoseDetector(weights, runtime="openvino")
+    with caplog.at_level("INFO", logger="glagcn_video.detect_openvino"):
+        PoseDetector(weights, runtime="openvino")
+    assert caplog.messages == [f"exporting yolo11n-pose.pt to OpenVINO, once (a few seconds), into "
+                               f"{next((tmp_path / 'cache').iterdir())}"]
     (entry,) = (tmp_path / "cache").iterdir()  # one folder, no temporary left over
     assert entry.name.startswith("yolo11n-pose-") and list(entry.glob("model_openvino_model/*.xml"))
 
@@ -172,7 +175,10 @@ def test_openvino_export_is_made_once_and_reused(tmp_path, monkeypatch):
         raise AssertionError("exported again")
 
     monkeypatch.setattr(YOLO, "export", no_export)
-    again = PoseDetector(weights, runtime="openvino")
+    caplog.clear()
+    with caplog.at_level("INFO", logger="glagcn_video.detect_openvino"):
+        again = PoseDetector(weights, runtime="openvino")
+    assert caplog.messages == []
     assert len(again(bus_frames()[0])) >= 3
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [entry.name]
 
