@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"frames per detector call, each held in memory until detected "
                              f"(default: {DEFAULT_DETECT_BATCH})")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="what runs the detector: openvino (CPU only, the faster there, same "
+                        help="what runs the detector: openvino (CPU only, faster there with the same "
                              "detections; exported once per weights file into a cache folder), torch, or "
                              "auto: openvino for .pt weights on the CPU when installed, else torch "
                              "(default: auto)")
