@@ -41,6 +41,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from typing import TypeVar  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -55,7 +56,8 @@ from glagcn_video.video import VideoReader  # noqa: E402
 
 CONFIDENT_SCORE = 0.5  # a reference detection counts as a person to find from this box score
 MATCH_IOU = 0.5
-WARMUP_FRAMES = 3  # untimed calls per size before timing (the first call builds the predictor)
+K = TypeVar("K")  # what a benchmark compares detectors by: an input size, a runtime name
+WARMUP_FRAMES = 3  # untimed calls per detector before timing (the first call builds the predictor)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -137,30 +139,31 @@ def network_input(detector: PoseDetector, frame: np.ndarray) -> str:
     return f"{width}x{height}"
 
 
-def time_sizes(detectors: dict[int, PoseDetector], frames: list[np.ndarray], repeats: int,
-               batch: int) -> tuple[dict[int, float], dict[int, float], dict[int, list[Detections]]]:
-    """Median seconds per frame of each size, ``batch`` frames per call and one per
-    call, and each size's detections (from its first batched pass)."""
+def time_detectors(detectors: dict[K, PoseDetector], frames: list[np.ndarray], repeats: int,
+                   batch: int) -> tuple[dict[K, float], dict[K, float], dict[K, list[Detections]]]:
+    """Median seconds per frame of each detector (keyed by what is compared: a
+    size, a runtime), ``batch`` frames per call and one per call, and each
+    detector's detections (from its first batched pass)."""
     for detector in detectors.values():
         for frame in frames[:WARMUP_FRAMES]:
             detector(frame)
         detector.detect(frames[:batch])
-    batched: dict[int, list[float]] = {size: [] for size in detectors}
-    single: dict[int, list[float]] = {size: [] for size in detectors}
-    detections: dict[int, list[Detections]] = {}
+    batched: dict[K, list[float]] = {key: [] for key in detectors}
+    single: dict[K, list[float]] = {key: [] for key in detectors}
+    detections: dict[K, list[Detections]] = {}
     for rep in range(repeats):
         order = list(detectors) if rep % 2 == 0 else list(reversed(detectors))
-        for size in order:
+        for key in order:
             start = time.perf_counter()
-            found = [d for i in range(0, len(frames), batch) for d in detectors[size].detect(frames[i:i + batch])]
-            batched[size].append((time.perf_counter() - start) / len(frames))
-            detections.setdefault(size, found)
+            found = [d for i in range(0, len(frames), batch) for d in detectors[key].detect(frames[i:i + batch])]
+            batched[key].append((time.perf_counter() - start) / len(frames))
+            detections.setdefault(key, found)
             start = time.perf_counter()
             for frame in frames:
-                detectors[size](frame)
-            single[size].append((time.perf_counter() - start) / len(frames))
+                detectors[key](frame)
+            single[key].append((time.perf_counter() - start) / len(frames))
     median = statistics.median
-    return ({size: median(t) for size, t in batched.items()}, {size: median(t) for size, t in single.items()},
+    return ({key: median(t) for key, t in batched.items()}, {key: median(t) for key, t in single.items()},
             detections)
 
 
@@ -172,7 +175,7 @@ def bench_clip(path: Path, weights: str, sizes: list[int], num_frames: int,
     info = reader.info
     detectors = {size: PoseDetector(weights, size, conf=DEFAULT_CONF, device=torch.device("cpu"),
                                     runtime=runtime) for size in sizes}
-    seconds, single, detections = time_sizes(detectors, frames, repeats, batch)
+    seconds, single, detections = time_detectors(detectors, frames, repeats, batch)
     ref_size = max(sizes)
     agreements = {size: compare(detections[ref_size], detections[size]) for size in sizes}
     ref = agreements[ref_size]

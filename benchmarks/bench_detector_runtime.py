@@ -36,7 +36,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_detector import (CONFIDENT_SCORE, MATCH_IOU, clip_arguments, compare,  # noqa: E402
-                                       greedy_match, network_input, percent, time_sizes)
+                                       greedy_match, network_input, percent, time_detectors)
 from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video import detect_openvino  # noqa: E402
 from glagcn_video.detect import DEFAULT_CONF, DEFAULT_IMGSZ, Detections, PoseDetector, resolve_weights  # noqa: E402
@@ -70,7 +70,7 @@ def bench_clip(path: Path, weights: str, imgsz: int, num_frames: int, repeats: i
                                        runtime="openvino")
         detect_openvino.compile_for_cpu(detectors[BF16].model, detect_openvino.exported_model(weights),
                                         torch.get_num_threads(), precision="bf16")
-    seconds, single, detections = time_sizes(detectors, frames, repeats, batch)
+    seconds, single, detections = time_detectors(detectors, frames, repeats, batch)
     print(f"\nclip: {path.name}, {info.width}x{info.height}, {len(frames)} frames, network input "
           f"{network_input(detectors['torch'], frames[0])}")
     print(f"{'runtime':>8} {'ms/frame':>9} {'x torch':>8} {'1/call ms':>10} {'found':>7} {'found@0.5':>10} "

@@ -14,7 +14,7 @@ import torch
 
 from . import detect_openvino
 from .cpu import torch_threads
-from .files import DemoError
+from .files import DemoError, first_line
 
 _LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "yolo11n-pose.pt"
@@ -130,8 +130,7 @@ class PoseDetector:
         try:
             self.model = YOLO(source)
         except Exception as exc:  # Ultralytics raises many types; the user needs one line
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DemoError(source, f"cannot load detector ({reason})") from None
+            raise DemoError(source, f"cannot load detector ({first_line(exc)})") from None
         kpt_shape = tuple(getattr(self.model.model, "kpt_shape", None) or ())
         if self.model.task != "pose" or kpt_shape[:1] != (NUM_KEYPOINTS,):
             raise DemoError(source, f"not a COCO-17 pose model (task {self.model.task!r}); "
@@ -165,8 +164,7 @@ class PoseDetector:
                 self.model = yolo_class(str(exported), task="pose")
                 self(np.zeros((32, 32, 3), np.uint8))  # sets up the predictor, which compiles
             except Exception as exc:  # a damaged cache entry, for one
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise DemoError(exported, f"cannot load the OpenVINO detector ({reason}); delete "
+                raise DemoError(exported, f"cannot load the OpenVINO detector ({first_line(exc)}); delete "
                                           "the folder to export it again") from None
             detect_openvino.compile_for_cpu(self.model, exported, threads)
 

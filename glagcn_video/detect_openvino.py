@@ -30,7 +30,7 @@ import warnings
 from functools import partial
 from pathlib import Path
 
-from .files import DemoError
+from .files import DemoError, first_line
 
 _LOG = logging.getLogger(__name__)
 _CHUNK = 1 << 20
@@ -96,8 +96,7 @@ def exported_model(weights: str | os.PathLike) -> Path:
             if not model_dir.is_dir():
                 raise
     except Exception as exc:  # Ultralytics and OpenVINO raise many types; the user needs one line
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DemoError(weights, f"cannot export the detector to OpenVINO ({reason}); "
+        raise DemoError(weights, f"cannot export the detector to OpenVINO ({first_line(exc)}); "
                                  "use --runtime torch") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -22,6 +22,13 @@ class DemoError(Exception):
         self.problem = problem
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception from a third-party library as one line for a :class:`DemoError`:
+    its message's first line, or its type's name when it has no message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
     """Fail early, before any slow work, if ``path`` cannot be written.
 

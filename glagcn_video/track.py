@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .detect import Detections
-from .files import DemoError
+from .files import DemoError, first_line
 
 DEFAULT_TRACKER = "bytetrack"
 TRACKER_REFERENCE_FPS = 30.0  # Ultralytics' track_buffer (frames to keep a lost track) assumes 30 fps
@@ -43,8 +43,7 @@ def _tracker_config(tracker: str):
     try:
         return IterableSimpleNamespace(**YAML.load(check_yaml(name)))
     except Exception as exc:  # a bad name or file; the user needs one line
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DemoError(Path(tracker), f"unknown tracker or bad tracker config ({reason})") from None
+        raise DemoError(Path(tracker), f"unknown tracker or bad tracker config ({first_line(exc)})") from None
 
 
 class PersonTracker:
