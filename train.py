@@ -14,8 +14,9 @@ loop.
 from __future__ import annotations
 
 import argparse
-import os
 import csv
+import os
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -33,7 +34,8 @@ from glagcn_video.checkpoint import CheckpointError, load_checkpoint, read_check
 from glagcn_video.data import DataError, Sequence, WindowSampler, dataset_info, load_dataset
 from glagcn_video.model import GLAGCN
 from glagcn_video.training import (
-    action_average, bn_momentum, corrupt_sequence, cosine_lr, evaluate, make_optimizer, train_epoch)
+    PRECISIONS, EpochProgress, action_average, bn_momentum, corrupt_sequence, cosine_lr, evaluate,
+    make_grad_scaler, make_optimizer, resolve_precision, train_epoch)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,6 +82,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-drop-keypoints", default=0.0, type=float,
                    help="robustness check: drop test 2D joints with this probability, filled by interpolation")
     p.add_argument("--seed", default=1234, type=int)
+    p.add_argument("--precision", default="auto", choices=["auto", *PRECISIONS],
+                   help="training arithmetic: auto = bf16 autocast on a CPU with native bfloat16 and on "
+                        "CUDA GPUs that have it, fp16 (with loss scaling) on older CUDA GPUs with tensor "
+                        "cores, else fp32; weights, loss, BatchNorm statistics and the optimizer stay "
+                        "fp32, and evaluation always runs in fp32")
+    p.add_argument("--time-budget", default=None, type=float, metavar="HOURS",
+                   help="stop after this many hours of this invocation, mid-epoch if need be, after "
+                        "writing last_epoch.bin; -r last_epoch.bin continues exactly")
+    p.add_argument("--checkpoint-minutes", default=30.0, type=float,
+                   help="also write last_epoch.bin every N minutes within an epoch, so that a killed run "
+                        "loses at most N minutes (SIGTERM and Ctrl-C save before stopping)")
     args = p.parse_args(argv)
     if args.resume and args.evaluate:
         p.error("--resume and --evaluate cannot be set at the same time")
@@ -143,6 +156,50 @@ def plot_curves(path: Path, history: list[dict[str, float]]) -> None:
     plt.close(fig)
 
 
+class Stopper:
+    """Turns SIGTERM, SIGINT and the time budget into a request to stop after
+    the current batch, so that a run ends with a checkpoint instead of losing
+    its work: a machine being shut down sends SIGTERM, then waits a little."""
+
+    def __init__(self, hours: float | None):
+        self.deadline = time.time() + hours * 3600 if hours is not None else None
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "Stopper":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signal is not None:  # a second Ctrl-C: the user means it
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(f"\n{signal.Signals(signum).name}: stopping after this batch with a checkpoint "
+              "(again to stop at once, losing the epoch's progress since the last checkpoint)",
+              file=sys.stderr, flush=True)
+
+    @property
+    def reason(self) -> str | None:
+        if self.signal is not None:
+            return signal.Signals(self.signal).name
+        if self.deadline is not None and time.time() >= self.deadline:
+            return "time budget reached"
+        return None
+
+    def exit_code(self) -> int:
+        """0 for the time budget (the run did what was asked), 128 + signal otherwise."""
+        return 128 + self.signal if self.signal is not None else 0
+
+
+class Stopped(Exception):
+    """Raised inside evaluation when a stop is requested."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
@@ -192,67 +249,116 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(train)} training sequences, {len(sampler)} windows per epoch; "
           f"{sum(p.numel() for p in model.parameters()):,} parameters, {model.receptive_field} frames")
     optimizer = make_optimizer(model, args.learning_rate)
-    start_epoch, history, best = 0, [], float("inf")
+    precision = resolve_precision(args.precision, device)
+    scaler = make_grad_scaler(precision, device)
+    print(f"training in {str(precision).removeprefix('torch.')} on {device}"
+          + (" (autocast; weights, loss and optimizer in float32)" if precision != torch.float32 else ""))
+    start_epoch, history, best, progress = 0, [], float("inf"), EpochProgress()
 
-    # ---- resume exactly where a run stopped: weights, optimizer, epoch, RNG, log
+    # ---- resume exactly where a run stopped: weights, optimizer, epoch, batch, RNG, log
     if args.resume:
         path = in_checkpoint_dir(args.resume, args.checkpoint)
         state = read_checkpoint(path, map_location="cpu")
         model.load_state_dict({k.removeprefix("module."): v for k, v in state["model_pos"].items()})
         optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["random_state"]["torch"])
         if "cuda" in state["random_state"] and device.type == "cuda":
             torch.cuda.set_rng_state(state["random_state"]["cuda"], device)
         args.seed = int(state["random_state"]["seed"])  # the data order continues as it was
         start_epoch, history = int(state["epoch"]), list(state.get("history", []))
+        progress = EpochProgress(**state.get("progress", {}))
         best = min([h["eval_mpjpe_mm"] for h in history if h["eval_mpjpe_mm"] == h["eval_mpjpe_mm"]],
                    default=float("inf"))
-        print(f"resumed from {path} after epoch {start_epoch}")
+        where = f" at batch {progress.batches}" if progress.batches else ""
+        print(f"resumed from {path} after epoch {start_epoch}{where}")
 
-    # ---- training loop
+    # ---- training loop: an epoch can be paused after any batch (checkpoint
+    # interval, time budget, SIGTERM/SIGINT) and resumed from the next one
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    batches_per_epoch = -(-len(sampler) // args.batch_size)
     started = time.time()
-    for epoch in range(start_epoch, args.epochs):
-        lr = cosine_lr(epoch, args.epochs, args.learning_rate)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.set_bn_momentum(bn_momentum(epoch, args.epochs))
-        rng = np.random.default_rng([args.seed, epoch])
-        t0 = time.time()
-        bar = lambda it: tqdm(it, total=-(-len(sampler) // args.batch_size), leave=False,  # noqa: E731
-                              desc=f"epoch {epoch + 1}/{args.epochs}")
-        loss = train_epoch(model, sampler, optimizer, args.batch_size, rng, device,
-                           args.noise_px, args.drop_keypoints, wrap=bar, pixel=pixel)
-        eval_mm = float("nan")
-        if not args.no_eval:
-            results = evaluate(model, test, info.layout, device, args.test_time_augmentation,
-                               args.eval_stride)
-            eval_mm = action_average(results["flip" if args.test_time_augmentation else "plain"])["p1"]
-        elapsed = time.time() - t0
-        history.append({"epoch": epoch + 1, "lr": lr, "train_mpjpe_mm": 1000 * loss,
-                        "eval_mpjpe_mm": eval_mm, "epoch_time_s": elapsed})
-        done = epoch + 1 - start_epoch
-        eta = (time.time() - started) / done * (args.epochs - epoch - 1)
-        print(f"epoch {epoch + 1}/{args.epochs}  lr {lr:.2e}  train {1000 * loss:.1f} mm  "
-              f"test {eval_mm:.1f} mm  {elapsed:.0f} s  ETA {eta / 60:.0f} min", flush=True)
 
-        def save(name: str) -> None:
-            rng_state = {"torch": torch.get_rng_state(), "seed": args.seed}
-            if device.type == "cuda":
-                rng_state["cuda"] = torch.cuda.get_rng_state(device)
-            save_checkpoint(checkpoint_dir / name, model, epoch=epoch + 1, lr=lr,
-                            optimizer=optimizer.state_dict(), random_state=rng_state,
-                            extra={"history": history})
+    def save(name: str, epoch: int, lr: float, progress: EpochProgress | None = None) -> None:
+        """``epoch`` is the number of finished epochs; ``progress`` marks a mid-epoch checkpoint."""
+        rng_state = {"torch": torch.get_rng_state(), "seed": args.seed}
+        if device.type == "cuda":
+            rng_state["cuda"] = torch.cuda.get_rng_state(device)
+        extra = {"history": history, "precision": str(precision).removeprefix("torch.")}
+        if progress is not None:
+            extra["progress"] = vars(progress)
+        if scaler is not None:
+            extra["scaler"] = scaler.state_dict()
+        save_checkpoint(checkpoint_dir / name, model, epoch=epoch, lr=lr, optimizer=optimizer.state_dict(),
+                        random_state=rng_state, extra=extra)
 
-        save("last_epoch.bin")
-        if (epoch + 1) % args.checkpoint_frequency == 0:
-            save(f"epoch_{epoch + 1}.bin")
-        if eval_mm < best:
-            best = eval_mm
-            save("best_epoch.bin")
-        write_log(checkpoint_dir / "log.csv", history)
-        if args.export_training_curves:
-            plot_curves(checkpoint_dir / "training_curves.png", history)
+    with Stopper(args.time_budget) as stopper:
+        for epoch in range(start_epoch, args.epochs):
+            lr = cosine_lr(epoch, args.epochs, args.learning_rate)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.set_bn_momentum(bn_momentum(epoch, args.epochs))
+            if epoch > start_epoch:
+                progress = EpochProgress()
+            next_save = time.time() + 60 * args.checkpoint_minutes
+            pause = lambda: stopper.reason is not None or time.time() >= next_save  # noqa: E731
+            bar = tqdm(total=batches_per_epoch, initial=progress.batches, leave=False,
+                       desc=f"epoch {epoch + 1}/{args.epochs}")
+
+            def counted(items):
+                for item in items:
+                    bar.update()
+                    yield item
+            try:
+                while progress.batches < batches_per_epoch and stopper.reason is None:
+                    progress = train_epoch(model, sampler, optimizer, args.batch_size, args.seed, epoch,
+                                           device, args.noise_px, args.drop_keypoints, wrap=counted,
+                                           pixel=pixel, precision=precision, scaler=scaler,
+                                           progress=progress, pause=pause)
+                    if progress.batches < batches_per_epoch:
+                        save("last_epoch.bin", epoch, lr, progress)
+                        next_save = time.time() + 60 * args.checkpoint_minutes
+            finally:
+                bar.close()
+            eval_mm = float("nan")
+            t0 = time.time()
+            if not args.no_eval and stopper.reason is None:
+                def interruptible(items):
+                    for item in items:
+                        if stopper.reason is not None:
+                            raise Stopped
+                        yield item
+                try:
+                    results = evaluate(model, test, info.layout, device, args.test_time_augmentation,
+                                       args.eval_stride, wrap=interruptible)
+                    eval_mm = action_average(results["flip" if args.test_time_augmentation else "plain"])["p1"]
+                except Stopped:
+                    pass
+            if stopper.reason is not None:
+                save("last_epoch.bin", epoch, lr, progress)
+                print(f"{stopper.reason}: stopped in epoch {epoch + 1} after {progress.batches} of "
+                      f"{batches_per_epoch} batches; {checkpoint_dir / 'last_epoch.bin'} written, "
+                      f"continue with -r last_epoch.bin", flush=True)
+                return stopper.exit_code()
+            elapsed = progress.seconds + time.time() - t0
+            loss = progress.loss
+            history.append({"epoch": epoch + 1, "lr": lr, "train_mpjpe_mm": 1000 * loss,
+                            "eval_mpjpe_mm": eval_mm, "epoch_time_s": elapsed})
+            done = epoch + 1 - start_epoch
+            eta = (time.time() - started) / done * (args.epochs - epoch - 1)
+            print(f"epoch {epoch + 1}/{args.epochs}  lr {lr:.2e}  train {1000 * loss:.1f} mm  "
+                  f"test {eval_mm:.1f} mm  {elapsed:.0f} s  ETA {eta / 60:.0f} min", flush=True)
+
+            save("last_epoch.bin", epoch + 1, lr)
+            if (epoch + 1) % args.checkpoint_frequency == 0:
+                save(f"epoch_{epoch + 1}.bin", epoch + 1, lr)
+            if eval_mm < best:
+                best = eval_mm
+                save("best_epoch.bin", epoch + 1, lr)
+            write_log(checkpoint_dir / "log.csv", history)
+            if args.export_training_curves:
+                plot_curves(checkpoint_dir / "training_curves.png", history)
     return 0
 
 
@@ -263,5 +369,5 @@ if __name__ == "__main__":
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("interrupted; resume with -r last_epoch.bin", file=sys.stderr)
+        print("interrupted; resume with -r last_epoch.bin (the last checkpoint written)", file=sys.stderr)
         sys.exit(130)

@@ -301,8 +301,10 @@ class WindowSampler:
             y[flip] = flip_poses(y[flip], self.layout)
         return x, y
 
-    def batches(self, batch_size: int, rng: np.random.Generator | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All samples in batches; shuffled when ``rng`` is given."""
+    def batches(self, batch_size: int, rng: np.random.Generator | None = None,
+                start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All samples in batches, shuffled when ``rng`` is given, from batch
+        ``start`` on (a run resumed mid-epoch skips the batches it has seen)."""
         order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
-        for begin in range(0, len(order), batch_size):
+        for begin in range(start * batch_size, len(order), batch_size):
             yield self.batch(order[begin:begin + batch_size])

@@ -9,6 +9,7 @@ augmentation, centre-frame MPJPE loss; evaluation per action with Protocols
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -120,33 +121,113 @@ def corrupt_sequence(poses_2d: np.ndarray, rng: np.random.Generator, noise_px: f
     return out.astype(np.float32)
 
 
-def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Lookahead,
-                batch_size: int, rng: np.random.Generator, device: torch.device,
-                noise_px: float = 0.0, drop_prob: float = 0.0,
-                wrap: Callable[[Iterable], Iterable] = lambda it: it, pixel: float = PIXEL) -> float:
-    """One pass over the shuffled windows; returns the mean MPJPE loss in metres.
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-    Nothing in the loop waits for the device: the loss is summed where it is
-    computed and read once at the end, and on CUDA batches are copied from
-    pinned memory without blocking, so the CPU gathers the next batch while
-    the GPU still works on the current one.
+
+def cpu_has_native_bf16() -> bool:
+    """True where oneDNN runs bfloat16 in hardware (AVX512-BF16 or AMX); elsewhere
+    it emulates it, slower than float32."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(torch.backends.mkldnn.is_available() and check is not None and check())
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+    """The autocast dtype for ``--precision``: ``auto`` picks bfloat16 where the
+    hardware runs it natively (it needs no loss scaling), float16 on CUDA GPUs
+    with tensor cores but no bfloat16, float32 elsewhere (including Apple MPS,
+    where mixed precision has not been measured)."""
+    if name != "auto":
+        return PRECISIONS[name]
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float16 if torch.cuda.get_device_capability(device)[0] >= 7 else torch.float32
+    return torch.float32
+
+
+def make_grad_scaler(precision: torch.dtype, device: torch.device) -> torch.amp.GradScaler | None:
+    """float16 gradients underflow without loss scaling; bfloat16 has float32's range."""
+    return torch.amp.GradScaler(device.type) if precision == torch.float16 else None
+
+
+@dataclass
+class EpochProgress:
+    """How far an epoch has got; saved in a mid-epoch checkpoint so that a
+    stopped run continues with the next batch, exactly as if never stopped."""
+
+    batches: int = 0
+    loss_sum: float = 0.0  # metres x windows
+    windows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def loss(self) -> float:
+        """Mean MPJPE loss over the windows seen so far, metres."""
+        return self.loss_sum / max(self.windows, 1)
+
+
+def epoch_order_rng(seed: int, epoch: int) -> np.random.Generator:
+    """The epoch's shuffle: the same on every run and every resume."""
+    return np.random.default_rng([seed, epoch])
+
+
+def batch_rng(seed: int, epoch: int, batch: int) -> np.random.Generator:
+    """One batch's augmentation noise, drawn from its own stream so that a run
+    resumed at batch ``batch`` draws what the uninterrupted run drew."""
+    return np.random.default_rng([seed, epoch, batch, 1])
+
+
+def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Lookahead,
+                batch_size: int, seed: int, epoch: int, device: torch.device,
+                noise_px: float = 0.0, drop_prob: float = 0.0,
+                wrap: Callable[[Iterable], Iterable] = lambda it: it, pixel: float = PIXEL,
+                precision: torch.dtype = torch.float32, scaler: torch.amp.GradScaler | None = None,
+                progress: EpochProgress | None = None,
+                pause: Callable[[], bool] = lambda: False) -> EpochProgress:
+    """Train on the epoch's shuffled windows from ``progress.batches`` on, until
+    the epoch ends or ``pause()`` says to stop after a batch; returns the new
+    progress (compare ``batches`` with the epoch's batch count).
+
+    The forward pass runs under autocast in ``precision``; the loss, its
+    gradient's accumulation into the float32 weights, BatchNorm statistics and
+    the optimizer stay in float32. Nothing in the loop waits for the device:
+    the loss is summed where it is computed and read once on return, and on
+    CUDA batches are copied from pinned memory without blocking.
     """
     model.train()
+    progress = EpochProgress(**vars(progress)) if progress else EpochProgress()
     pin = device.type == "cuda"
-    total, count = torch.zeros((), device=device), 0
-    for x, y in wrap(sampler.batches(batch_size, rng)):
+    low = precision != torch.float32
+    total = torch.zeros((), device=device)
+    started = time.perf_counter()
+    batches = sampler.batches(batch_size, epoch_order_rng(seed, epoch), start=progress.batches)
+    for x, y in wrap(batches):
         if noise_px > 0 or drop_prob > 0:
-            x = corrupt_keypoints(x, rng, noise_px, drop_prob, pixel)
+            x = corrupt_keypoints(x, batch_rng(seed, epoch, progress.batches), noise_px, drop_prob, pixel)
         inputs, targets = (torch.from_numpy(a).pin_memory() if pin else torch.from_numpy(a) for a in (x, y))
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         optimizer.zero_grad()
-        loss = mpjpe_loss(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
+        with torch.autocast(device.type, dtype=precision, enabled=low):
+            predicted = model(inputs)
+        loss = mpjpe_loss(predicted.float(), targets)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
         total += loss.detach() * len(x)
-        count += len(x)
-    return total.item() / max(count, 1)
+        progress.windows += len(x)
+        progress.batches += 1
+        if pause():
+            break
+    progress.loss_sum += total.item()
+    progress.seconds += time.perf_counter() - started
+    return progress
 
 
 @dataclass

@@ -396,6 +396,12 @@ def test_augmentation_adds_the_mirrored_copy(h36m_small):
     # Shuffled batches cover every sample exactly once.
     batches = list(augmented.batches(64, np.random.default_rng(0)))
     assert sum(len(b[0]) for b in batches) == 2 * n
+    # A run resumed at batch 3 sees exactly the batches the whole pass had from there.
+    tail = list(augmented.batches(64, np.random.default_rng(0), start=3))
+    assert len(tail) == len(batches) - 3
+    for (x, y), (xt, yt) in zip(batches[3:], tail):
+        np.testing.assert_array_equal(xt, x)
+        np.testing.assert_array_equal(yt, y)
 
 
 @pytest.mark.parametrize("layout", [H36M, HUMANEVA15], ids=lambda l: l.name)

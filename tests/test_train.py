@@ -4,8 +4,12 @@ evaluation tables, and an interrupted run resumed to the same weights."""
 from __future__ import annotations
 
 import csv
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +214,137 @@ def test_cpu_evaluation_runs_the_fast_path_with_the_faithful_results(monkeypatch
         for action, row in fast[mode].items():
             for metric, value in row.items():
                 assert value == pytest.approx(faithful[mode][action][metric], abs=1e-3), (mode, action, metric)
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    different = [k for k in wa if not torch.equal(wa[k], wb[k])]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+
+
+def test_checkpoints_within_an_epoch_do_not_change_the_run(run_a, h36m_small, tmp_path):
+    """--checkpoint-minutes 0 pauses and saves after every batch: the run must
+    still end with exactly the uninterrupted run's weights and figures."""
+    folder = tmp_path / "paused"
+    assert train.main(args(h36m_small, folder, "-e", str(EPOCHS), "--checkpoint-frequency", "2",
+                           "--checkpoint-minutes", "0")) == 0
+    assert_same_weights(run_a / "last_epoch.bin", folder / "last_epoch.bin")
+    log_a, log_b = read_log(run_a), read_log(folder)
+    assert [r["eval_mpjpe_mm"] for r in log_a] == [r["eval_mpjpe_mm"] for r in log_b]
+    # The loss is summed in float32 in a different order across pauses: equal to its rounding.
+    assert [r["train_mpjpe_mm"] for r in log_b] == pytest.approx([r["train_mpjpe_mm"] for r in log_a],
+                                                                   rel=1e-6)
+    assert "progress" not in torch.load(folder / "last_epoch.bin", weights_only=True)
+
+
+def test_sigterm_mid_epoch_saves_and_resumes_exactly(run_a, h36m_small, tmp_path, monkeypatch, capsys):
+    """A real SIGTERM (to this process, through the real handler) after batch 5
+    of epoch 2: the run stops after that batch with a mid-epoch checkpoint,
+    exit code 143, and a resumed run ends with the uninterrupted run's weights."""
+    folder = tmp_path / "sigterm"
+    real_train_epoch = train.train_epoch
+
+    def signalled(*a, **kw):
+        pause = kw["pause"]
+        calls = {"n": 0}
+
+        def counting_pause() -> bool:
+            calls["n"] += 1
+            if a[5] == 1 and calls["n"] == 5:  # epoch index 1, fifth batch
+                os.kill(os.getpid(), signal.SIGTERM)
+            return pause()
+        return real_train_epoch(*a, **{**kw, "pause": counting_pause})
+
+    monkeypatch.setattr(train, "train_epoch", signalled)
+    previous = signal.getsignal(signal.SIGTERM)
+    assert train.main(args(h36m_small, folder, "-e", str(EPOCHS), "--checkpoint-frequency", "2")) == 143
+    assert signal.getsignal(signal.SIGTERM) is previous  # the handler is put back
+    assert "SIGTERM: stopped in epoch 2 after 5 of" in capsys.readouterr().out
+    state = torch.load(folder / "last_epoch.bin", weights_only=True)
+    assert state["epoch"] == 1 and state["progress"]["batches"] == 5
+    assert len(read_log(folder)) == 1
+
+    monkeypatch.setattr(train, "train_epoch", real_train_epoch)
+    assert train.main(args(h36m_small, folder, "-e", str(EPOCHS), "--checkpoint-frequency", "2",
+                           "-r", "last_epoch.bin")) == 0
+    assert "after epoch 1 at batch 5" in capsys.readouterr().out
+    assert_same_weights(run_a / "last_epoch.bin", folder / "last_epoch.bin")
+    assert [r["eval_mpjpe_mm"] for r in read_log(run_a)] == [r["eval_mpjpe_mm"] for r in read_log(folder)]
+
+
+def test_time_budget_stops_with_a_checkpoint_and_exit_code_0(run_a, h36m_small, tmp_path, capsys):
+    folder = tmp_path / "budget"
+    # A budget of a few microseconds is spent before the first batch ends.
+    assert train.main(args(h36m_small, folder, "-e", str(EPOCHS), "--time-budget", "1e-9")) == 0
+    assert "time budget reached: stopped in epoch 1 after" in capsys.readouterr().out
+    state = torch.load(folder / "last_epoch.bin", weights_only=True)
+    assert state["epoch"] == 0 and state["progress"]["batches"] <= 1
+    assert not (folder / "log.csv").exists()
+    assert train.main(args(h36m_small, folder, "-e", str(EPOCHS), "--checkpoint-frequency", "2",
+                           "-r", "last_epoch.bin")) == 0
+    assert_same_weights(run_a / "last_epoch.bin", folder / "last_epoch.bin")
+
+
+def test_sigterm_to_a_real_training_process(h36m_small, tmp_path):
+    """The command line as a machine shutting down sees it: SIGTERM while it
+    trains, then a checkpoint, a one-line message, exit code 143."""
+    folder = tmp_path / "process"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"),
+                             *args(h36m_small, folder, "-e", "50", "--no-eval")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stdout:
+            if line.startswith("training in"):
+                break
+        time.sleep(1.0)  # a few batches in
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "SIGTERM: stopping after this batch with a checkpoint" in err
+    assert "SIGTERM: stopped in epoch" in out and "continue with -r last_epoch.bin" in out
+    assert "Traceback" not in err
+    state = torch.load(folder / "last_epoch.bin", weights_only=True)
+    assert "progress" in state and state["progress"]["batches"] >= 0
+
+
+def bf16_vs_fp32_losses(h36m_small: Path, tmp_path: Path) -> dict[str, list[float]]:
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        folder = tmp_path / precision
+        assert train.main(args(h36m_small, folder, "-e", "2", "--no-eval", "-s", "40",
+                               "--precision", precision)) == 0
+        losses[precision] = [row["train_mpjpe_mm"] for row in read_log(folder)]
+    return losses
+
+
+def test_bfloat16_training_lowers_the_loss_like_float32(h36m_small, tmp_path, capsys):
+    """Two epochs on real Human3.6M with the same seed, data order and initial
+    weights. bfloat16 keeps 8 bits of mantissa (about 0.4% per rounding), so
+    the two runs' trajectories drift apart a little: each epoch's mean loss
+    must agree within 5%, and both must fall by the same large factor."""
+    losses = bf16_vs_fp32_losses(h36m_small, tmp_path)
+    out = capsys.readouterr().out
+    assert "training in bfloat16 on cpu (autocast; weights, loss and optimizer in float32)" in out
+    assert "training in float32 on cpu\n" in out
+    fp32, bf16 = losses["fp32"], losses["bf16"]
+    assert fp32[1] < 0.8 * fp32[0] and bf16[1] < 0.8 * bf16[0]
+    assert bf16 == pytest.approx(fp32, rel=0.05)
+    assert bf16 != fp32  # it did run in lower precision
+
+
+def test_precision_auto_and_the_weights_stay_float32(h36m_small, tmp_path):
+    from glagcn_video.training import cpu_has_native_bf16, resolve_precision
+
+    expected = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    assert resolve_precision("auto", torch.device("cpu")) == expected
+    assert resolve_precision("fp16", torch.device("cpu")) == torch.float16
+    folder = tmp_path / "bf16"
+    assert train.main(args(h36m_small, folder, "-e", "1", "--no-eval", "-s", "80", "--precision", "bf16")) == 0
+    state = torch.load(folder / "last_epoch.bin", weights_only=True)
+    assert state["precision"] == "bfloat16"
+    assert {v.dtype for k, v in state["model_pos"].items() if v.is_floating_point()} == {torch.float32}
+    assert load_checkpoint(folder / "last_epoch.bin").receptive_field == 27
