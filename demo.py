@@ -19,12 +19,12 @@ from pathlib import Path
 # can slow PyTorch on the CPU a hundredfold. Must be set before torch starts.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from glagcn_video.checkpoint import CheckpointError
-from glagcn_video.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES
 from glagcn_video.files import DemoError
-from glagcn_video.lift import DEFAULT_BATCH_SIZE
-from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, DemoResult, run_demo
-from glagcn_video.track import DEFAULT_TRACKER
+from glagcn_video.lifter.checkpoint import CheckpointError
+from glagcn_video.lifter.inference import DEFAULT_BATCH_SIZE
+from glagcn_video.pipeline.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES
+from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT, DemoOptions, DemoResult, run_demo
+from glagcn_video.pipeline.track import DEFAULT_TRACKER
 
 
 def _positive(kind: type):

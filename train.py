@@ -30,12 +30,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from glagcn_video.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from glagcn_video.data import DataError, Sequence, WindowSampler, dataset_info, load_dataset
-from glagcn_video.model import GLAGCN
-from glagcn_video.training import (
-    PRECISIONS, EpochProgress, action_average, bn_momentum, corrupt_sequence, cosine_lr, evaluate,
-    make_grad_scaler, make_optimizer, resolve_precision, train_epoch)
+from glagcn_video.lifter.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from glagcn_video.datasets.load import DataError, Sequence, dataset_info, load_dataset
+from glagcn_video.datasets.windows import WindowSampler
+from glagcn_video.lifter.model import GLAGCN
+from glagcn_video.training.evaluation import action_average, evaluate
+from glagcn_video.training.loop import (
+    PRECISIONS, EpochProgress, bn_momentum, corrupt_sequence, cosine_lr, make_grad_scaler, make_optimizer,
+    resolve_precision, train_epoch)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

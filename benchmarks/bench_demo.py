@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import cpu_model  # noqa: E402
 from glagcn_video.cpu import torch_threads, usable_cores  # noqa: E402
-from glagcn_video.checkpoint import load_checkpoint  # noqa: E402
-from glagcn_video.detect import RUNTIMES  # noqa: E402
-from glagcn_video.keypoints import clean_tracks  # noqa: E402
-from glagcn_video.lift import Lifter, resolve_device  # noqa: E402
-from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, lift_track, run_demo  # noqa: E402
+from glagcn_video.lifter.checkpoint import load_checkpoint  # noqa: E402
+from glagcn_video.pipeline.detect import RUNTIMES  # noqa: E402
+from glagcn_video.pipeline.keypoints import clean_tracks  # noqa: E402
+from glagcn_video.lifter.inference import Lifter, resolve_device  # noqa: E402
+from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT, DemoOptions, lift_track, run_demo  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 
 STAGES = ("decode", "detect", "track", "keypoints", "lift", "render", "encode")

@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_detector import (CONFIDENT_SCORE, MATCH_IOU, clip_arguments, compare,  # noqa: E402
                                        greedy_match, network_input, percent, time_detectors)
 from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
-from glagcn_video import detect_openvino  # noqa: E402
-from glagcn_video.detect import DEFAULT_CONF, DEFAULT_IMGSZ, Detections, PoseDetector, resolve_weights  # noqa: E402
-from glagcn_video.video import VideoReader  # noqa: E402
+from glagcn_video.pipeline import detect_openvino  # noqa: E402
+from glagcn_video.pipeline.detect import DEFAULT_CONF, DEFAULT_IMGSZ, Detections, PoseDetector, resolve_weights  # noqa: E402
+from glagcn_video.pipeline.video import VideoReader  # noqa: E402
 
 RUNTIMES = ("torch", "openvino")
 # Not offered by the demo (keypoints move by pixels), measured for comparison where the CPU has it.

@@ -36,11 +36,11 @@ from collections.abc import Callable  # noqa: E402
 
 import torch  # noqa: E402
 
-from glagcn_video.checkpoint import describe, load_checkpoint  # noqa: E402
-from glagcn_video.fast import DEFAULT_CHUNK_SIZE, optimize_for_inference  # noqa: E402
+from glagcn_video.lifter.checkpoint import describe, load_checkpoint  # noqa: E402
+from glagcn_video.lifter.fast import DEFAULT_CHUNK_SIZE, optimize_for_inference  # noqa: E402
 from benchmarks.machine import cpu_model  # noqa: E402
-from glagcn_video.lift import DEFAULT_BATCH_SIZE  # noqa: E402
-from glagcn_video.model import GLAGCN  # noqa: E402
+from glagcn_video.lifter.inference import DEFAULT_BATCH_SIZE  # noqa: E402
+from glagcn_video.lifter.model import GLAGCN  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 
 TOLERANCE = 1e-5

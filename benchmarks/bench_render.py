@@ -32,7 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
-from glagcn_video.render import Skeleton3DView, draw_pose_2d, person_color, side_by_side  # noqa: E402
+from glagcn_video.pipeline.render import Skeleton3DView, draw_pose_2d, person_color, side_by_side  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 
 FRAME_W, FRAME_H = 1280, 720

@@ -27,10 +27,10 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.machine import cpu_model  # noqa: E402
-from glagcn_video.metrics import mpjpe_loss  # noqa: E402
-from glagcn_video.model import GLAGCN  # noqa: E402
+from glagcn_video.lifter.model import GLAGCN  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
-from glagcn_video.training import cpu_has_native_bf16, make_grad_scaler, make_optimizer  # noqa: E402
+from glagcn_video.training.loop import cpu_has_native_bf16, make_grad_scaler, make_optimizer  # noqa: E402
+from glagcn_video.training.metrics import mpjpe_loss  # noqa: E402
 
 WIDTHS = {27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from glagcn_video.prepare import prepare, run_preparation  # noqa: E402
+from glagcn_video.datasets.prepare_h36m import prepare, run_preparation  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

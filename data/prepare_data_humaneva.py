@@ -4,7 +4,7 @@
 
 DIR holds data_3d_humaneva15.npz and data_2d_humaneva15_gt.npz (VideoPose3D
 format). They carry no camera parameters, so the cameras are fitted to their
-2D/3D correspondences (see glagcn_video/calibrate.py) and written to
+2D/3D correspondences (see glagcn_video/datasets/calibrate.py) and written to
 OUTPUT_DIR/cameras_humaneva15.json; the npz files are copied beside it.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from glagcn_video.calibrate import FittedCamera  # noqa: E402
-from glagcn_video.prepare import run_preparation  # noqa: E402
-from glagcn_video.prepare_humaneva import CAMERA_IDS, prepare_humaneva  # noqa: E402
+from glagcn_video.datasets.calibrate import FittedCamera  # noqa: E402
+from glagcn_video.datasets.prepare_h36m import run_preparation  # noqa: E402
+from glagcn_video.datasets.prepare_humaneva import CAMERA_IDS, prepare_humaneva  # noqa: E402
 
 
 def report(subject: str, index: int, camera: FittedCamera) -> None:

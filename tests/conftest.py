@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glagcn_video.data import load_npz_dict
+from glagcn_video.datasets.load import load_npz_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +78,7 @@ def cameras_json() -> Path:
 def h36m_small(tmp_path_factory, h36m_positions_32, cameras_json) -> Path:
     """A prepared data folder (3D, ground-truth 2D, cameras) of the small set,
     made with the project's own :func:`prepare`. Treat it as read-only."""
-    from glagcn_video.prepare import prepare
+    from glagcn_video.datasets.prepare_h36m import prepare
 
     folder = tmp_path_factory.mktemp("h36m_small")
     save_npz_dict(folder / "data_3d_h36m.npz", positions_3d=h36m_positions_32)

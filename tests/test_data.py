@@ -14,9 +14,9 @@ import pytest
 
 from conftest import (ROOT, SMALL_ACTIONS, SMALL_FRAMES, SMALL_SUBJECTS, camera_params,
                       save_npz_dict, shared_path)
-from glagcn_video.data import (DataError, Sequence, WindowSampler, flip_poses, load_dataset,
-                               load_npz_dict, load_positions_3d)
-from glagcn_video.prepare import prepare
+from glagcn_video.datasets.load import DataError, Sequence, load_dataset, load_npz_dict, load_positions_3d
+from glagcn_video.datasets.prepare_h36m import prepare
+from glagcn_video.datasets.windows import WindowSampler, flip_poses
 from glagcn_video.skeleton import H36M, H36M32_KEPT, HUMANEVA15
 
 PREPARE = ROOT / "data" / "prepare_data_h36m.py"

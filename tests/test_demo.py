@@ -13,8 +13,8 @@ import pytest
 
 from demo_support import (DEMO, decoded, moving_square_clip, people_clip, random_checkpoint,
                           real_detector_or_skip, shared_video, unwritable_folder)
-from glagcn_video.export import csv_header
-from glagcn_video.position import MIN_DEPTH
+from glagcn_video.pipeline.export import csv_header
+from glagcn_video.pipeline.position import MIN_DEPTH
 
 
 def run_demo(*args: object, cwd: Path) -> subprocess.CompletedProcess:

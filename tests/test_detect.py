@@ -11,8 +11,8 @@ import torch
 
 from demo_support import real_detector_or_skip
 from glagcn_video.cpu import torch_threads
-from glagcn_video import detect_openvino
-from glagcn_video.detect import DEFAULT_DETECTOR, PoseDetector, resolve_runtime, resolve_weights, ultralytics_device
+from glagcn_video.pipeline import detect_openvino
+from glagcn_video.pipeline.detect import DEFAULT_DETECTOR, PoseDetector, resolve_runtime, resolve_weights, ultralytics_device
 from glagcn_video.files import DemoError
 
 
@@ -162,7 +162,7 @@ def test_openvino_gives_the_torch_detections():
 
 def test_openvino_export_is_made_once_and_reused(tmp_path, monkeypatch, caplog):
     weights = openvino_weights(tmp_path, monkeypatch)
-    with caplog.at_level("INFO", logger="glagcn_video.detect_openvino"):
+    with caplog.at_level("INFO", logger="glagcn_video.pipeline.detect_openvino"):
         PoseDetector(weights, runtime="openvino")
     assert caplog.messages == [f"exporting yolo11n-pose.pt to OpenVINO, once (a few seconds), into "
                                f"{next((tmp_path / 'cache').iterdir())}"]
@@ -176,7 +176,7 @@ def test_openvino_export_is_made_once_and_reused(tmp_path, monkeypatch, caplog):
 
     monkeypatch.setattr(YOLO, "export", no_export)
     caplog.clear()
-    with caplog.at_level("INFO", logger="glagcn_video.detect_openvino"):
+    with caplog.at_level("INFO", logger="glagcn_video.pipeline.detect_openvino"):
         again = PoseDetector(weights, runtime="openvino")
     assert caplog.messages == []
     assert len(again(bus_frames()[0])) >= 3
@@ -211,7 +211,7 @@ def test_auto_runtime_falls_back_to_torch_when_openvino_fails(tmp_path, monkeypa
     """The user did not ask for OpenVINO: a failed export is one warning line, and
     the detector runs on PyTorch."""
     weights = openvino_weights(tmp_path, monkeypatch, export_error="no space left")
-    with caplog.at_level("WARNING", logger="glagcn_video.detect"):
+    with caplog.at_level("WARNING", logger="glagcn_video.pipeline.detect"):
         detector = PoseDetector(weights)
     assert detector.runtime == "torch"
     assert caplog.messages == [f"{weights}: cannot export the detector to OpenVINO (no space left); "

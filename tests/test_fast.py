@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from conftest import shared_path
-from glagcn_video.checkpoint import load_checkpoint
-from glagcn_video import fast as fast_module
-from glagcn_video.fast import FastGLAGCN, optimize_for_inference
-from glagcn_video.model import GLAGCN
+from glagcn_video.lifter.checkpoint import load_checkpoint
+from glagcn_video.lifter import fast as fast_module
+from glagcn_video.lifter.fast import FastGLAGCN, optimize_for_inference
+from glagcn_video.lifter.model import GLAGCN
 from glagcn_video.skeleton import H36M, HUMANEVA15, HUMANEVA15_FROM_COCO17, Layout
 
 ATOL = 1e-5

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, shared_path
-from glagcn_video.calibrate import (
+from glagcn_video.datasets.calibrate import (
     decompose_projection, dlt, fit_camera, quaternion_to_rotation, reprojection_errors,
     rotation_to_quaternion)
 from glagcn_video.camera import project_to_2d, qrot, world_to_camera
-from glagcn_video.data import (DataError, camera_for, load_cameras, load_dataset, load_npz_dict,
-                               load_positions_3d)
-from glagcn_video.prepare_humaneva import CAMERAS_FILE, FILE_2D, FILE_3D, prepare_humaneva
+from glagcn_video.datasets.load import (DataError, camera_for, load_cameras, load_dataset, load_npz_dict,
+                                        load_positions_3d)
+from glagcn_video.datasets.prepare_humaneva import CAMERAS_FILE, FILE_2D, FILE_3D, prepare_humaneva
 from glagcn_video.skeleton import HUMANEVA15
 
 PREPARE = ROOT / "data" / "prepare_data_humaneva.py"

@@ -9,9 +9,10 @@ import torch
 from glagcn_video.files import DemoError
 from conftest import shared_path
 from glagcn_video.camera import normalize_screen_coordinates, project_to_2d, world_to_camera
-from glagcn_video.data import camera_for, dataset_info, load_cameras, load_positions_3d
-from glagcn_video.lift import H36M_TORSO, Lifter, match_training_scale, resolve_device, windows
-from glagcn_video.model import GLAGCN
+from glagcn_video.datasets.load import camera_for, dataset_info, load_cameras, load_positions_3d
+from glagcn_video.lifter.inference import Lifter, resolve_device, windows
+from glagcn_video.pipeline.lift import H36M_TORSO, match_training_scale
+from glagcn_video.lifter.model import GLAGCN
 from glagcn_video.skeleton import H36M
 
 

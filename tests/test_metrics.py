@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from glagcn_video.metrics import mpjpe, mpjpe_loss, mpjve, n_mpjpe, p_mpjpe, procrustes_align
+from glagcn_video.training.metrics import mpjpe, mpjpe_loss, mpjve, n_mpjpe, p_mpjpe, procrustes_align
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:

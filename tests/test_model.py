@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import shared_path
-from glagcn_video.checkpoint import load_checkpoint
-from glagcn_video.model import GLAGCN, adjacency_subsets
+from glagcn_video.lifter.checkpoint import load_checkpoint
+from glagcn_video.lifter.model import GLAGCN, adjacency_subsets
 from glagcn_video.skeleton import H36M, HUMANEVA15, HUMANEVA15_FROM_COCO17
 
 OFFICIAL = [  # name, layout, receptive field

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from demo_support import moving_square_clip
-from glagcn_video.detect import Detections
-from glagcn_video.lift import Lifter
-from glagcn_video.pipeline import DemoResult, Person, StageClock, detect_and_track, lift_track
-from glagcn_video.track import PersonTracker, Track
-from glagcn_video.video import VideoInfo, VideoReader
+from glagcn_video.pipeline.detect import Detections
+from glagcn_video.lifter.inference import Lifter
+from glagcn_video.pipeline.runner import DemoResult, Person, StageClock, detect_and_track, lift_track
+from glagcn_video.pipeline.track import PersonTracker, Track
+from glagcn_video.pipeline.video import VideoInfo, VideoReader
 
 VIDEO = VideoInfo(Path("clip.mp4"), width=1280, height=720, fps=30.0, header_frames=30, is_image=False)
 

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import shared_path
 from demo_support import decoded, real_detector_or_skip
-from glagcn_video.checkpoint import load_checkpoint
-from glagcn_video.pipeline import DEFAULT_CHECKPOINT, DemoOptions, run_demo
+from glagcn_video.lifter.checkpoint import load_checkpoint
+from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT, DemoOptions, run_demo
 from glagcn_video.skeleton import H36M
 
 CLIPS = ["boxing_1person.mp4", "taichi_1person.mp4", "dumbbell_1person.mp4",

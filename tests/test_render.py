@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glagcn_video.render import Skeleton3DView, draw_pose_2d, person_color, side_by_side
+from glagcn_video.pipeline.render import Skeleton3DView, draw_pose_2d, person_color, side_by_side
 from glagcn_video.skeleton import H36M
 
 J = {name: i for i, name in enumerate(H36M.joint_names)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glagcn_video.timebase import MODEL_FPS, model_times, resample
+from glagcn_video.pipeline.timebase import MODEL_FPS, model_times, resample
 
 
 def test_grid_is_50fps_and_covers_the_last_frame():

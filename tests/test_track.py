@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glagcn_video.detect import Detections
+from glagcn_video.pipeline.detect import Detections
 from glagcn_video.files import DemoError
-from glagcn_video.track import PersonTracker, TrackAccumulator
+from glagcn_video.pipeline.track import PersonTracker, TrackAccumulator
 
 
 def detections(boxes: list[tuple[float, float, float, float]], scores: list[float]) -> Detections:

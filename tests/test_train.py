@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from conftest import ROOT
-from glagcn_video.checkpoint import load_checkpoint
-from glagcn_video.data import DataError
-from glagcn_video.training import cosine_lr
+from glagcn_video.lifter.checkpoint import load_checkpoint
+from glagcn_video.datasets.load import DataError
+from glagcn_video.training.loop import cosine_lr
 
 sys.path.insert(0, str(ROOT))
 import train  # noqa: E402
@@ -178,10 +178,10 @@ def test_cpu_evaluation_runs_the_fast_path_with_the_faithful_results(monkeypatch
     """On the CPU, evaluate() lifts through optimize_for_inference; its tables
     equal those of the faithful module (here reached through a wrapper that is
     not a GLAGCN, so it is used as is)."""
-    import glagcn_video.training as training
-    from glagcn_video.data import Sequence
-    from glagcn_video.fast import optimize_for_inference
-    from glagcn_video.model import GLAGCN
+    import glagcn_video.training.evaluation as evaluation
+    from glagcn_video.datasets.load import Sequence
+    from glagcn_video.lifter.fast import optimize_for_inference
+    from glagcn_video.lifter.model import GLAGCN
     from glagcn_video.skeleton import H36M
 
     torch.manual_seed(0)
@@ -196,8 +196,8 @@ def test_cpu_evaluation_runs_the_fast_path_with_the_faithful_results(monkeypatch
         built.append(m)
         return optimize_for_inference(m)
 
-    monkeypatch.setattr(training, "optimize_for_inference", counted)
-    fast = training.evaluate(model, sequences, H36M, torch.device("cpu"), tta=True)
+    monkeypatch.setattr(evaluation, "optimize_for_inference", counted)
+    fast = evaluation.evaluate(model, sequences, H36M, torch.device("cpu"), tta=True)
     assert built == [model]
 
     class Plain(torch.nn.Module):
@@ -208,7 +208,7 @@ def test_cpu_evaluation_runs_the_fast_path_with_the_faithful_results(monkeypatch
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.inner(x)
 
-    faithful = training.evaluate(Plain(model), sequences, H36M, torch.device("cpu"), tta=True)
+    faithful = evaluation.evaluate(Plain(model), sequences, H36M, torch.device("cpu"), tta=True)
     assert len(built) == 1 and fast.keys() == faithful.keys() == {"plain", "flip"}
     for mode in fast:
         for action, row in fast[mode].items():
@@ -337,7 +337,7 @@ def test_bfloat16_training_lowers_the_loss_like_float32(h36m_small, tmp_path, ca
 
 
 def test_precision_auto_and_the_weights_stay_float32(h36m_small, tmp_path):
-    from glagcn_video.training import cpu_has_native_bf16, resolve_precision
+    from glagcn_video.training.loop import cpu_has_native_bf16, resolve_precision
 
     expected = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     assert resolve_precision("auto", torch.device("cpu")) == expected

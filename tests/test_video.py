@@ -11,7 +11,7 @@ import pytest
 
 from demo_support import decoded, moving_square_clip, shared_video, unwritable_folder
 from glagcn_video.files import DemoError, check_output_path
-from glagcn_video.video import DEFAULT_FPS, VideoReader, count_frames, open_video_writer
+from glagcn_video.pipeline.video import DEFAULT_FPS, VideoReader, count_frames, open_video_writer
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 

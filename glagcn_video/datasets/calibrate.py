@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .camera import project_to_2d, world_to_camera
+from ..camera import project_to_2d, world_to_camera
 
 
 @dataclass(frozen=True)

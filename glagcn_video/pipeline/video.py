@@ -24,7 +24,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from .files import DemoError
+from ..files import DemoError
 
 DEFAULT_FPS = 30.0  # for still images and containers that report no usable rate
 VIDEO_SUFFIXES = (".mp4",)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .camera import project_to_2d, world_to_camera
-from .fileio import atomic_write
-from .data import DataError, load_cameras, load_positions_3d
-from .skeleton import H36M
+from ..camera import project_to_2d, world_to_camera
+from ..fileio import atomic_write
+from ..skeleton import H36M
+from .load import DataError, load_cameras, load_positions_3d
 
 SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 _H5_PATH = re.compile(r"(?:^|/)(S\d+)/MyPoses/3D_positions/([^/]+)\.h5$")

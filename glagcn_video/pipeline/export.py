@@ -15,8 +15,8 @@ from typing import IO
 
 import numpy as np
 
-from .fileio import atomic_write
-from .skeleton import COCO17_NAMES, H36M
+from ..fileio import atomic_write
+from ..skeleton import COCO17_NAMES, H36M
 from .track import Track
 
 CSV_SUFFIXES = (".csv",)

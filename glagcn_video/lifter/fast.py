@@ -66,7 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cpu import torch_threads
+from ..cpu import torch_threads
 from .model import GLAGCN, AdaptiveGraphConv, GraphTemporalUnit, TemporalConv, coco17_to_humaneva15
 
 __all__ = ["optimize_for_inference", "FastGLAGCN", "DEFAULT_CHUNK_SIZE"]

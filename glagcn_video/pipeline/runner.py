@@ -26,25 +26,26 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .camera import normalize_screen_coordinates
-from .checkpoint import load_checkpoint
-from .cpu import torch_threads, usable_cores
+from ..camera import normalize_screen_coordinates
+from ..cpu import torch_threads, usable_cores
+from ..files import DemoError, check_output_path
+from ..lifter.checkpoint import load_checkpoint
+from ..lifter.fast import optimize_for_inference
+from ..lifter.inference import DEFAULT_BATCH_SIZE, Lifter, resolve_device
+from ..skeleton import H36M
 from .detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
 from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
-from .fast import optimize_for_inference
-from .files import DemoError, check_output_path
 from .keypoints import clean_tracks
-from .lift import DEFAULT_BATCH_SIZE, Lifter, match_training_scale, resolve_device
+from .lift import match_training_scale
 from .position import default_focal, fit_translation, smooth_depth
 from .render import Skeleton3DView, draw_pose_2d, side_by_side
-from .skeleton import H36M
 from .timebase import model_times, resample
 from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
 from .video import VIDEO_SUFFIXES, VideoInfo, VideoReader, open_video_writer
 
 T = TypeVar("T")
 _DONE = object()
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "glagcn_h36m_default.bin"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "glagcn_h36m_default.bin"
 
 
 @dataclass
@@ -134,7 +135,7 @@ class DemoResult:
 
 def load_lifter(checkpoint: str | os.PathLike, device: torch.device, batch_size: int, tta: bool) -> Lifter:
     """The GLA-GCN checkpoint on ``device``, through the fast inference path
-    (same outputs as the eval-mode model, less work; see ``fast.py``)."""
+    (same outputs as the eval-mode model, less work; see ``lifter/fast.py``)."""
     model = load_checkpoint(checkpoint, map_location=device)
     if model.layout.name != H36M.name or model.maps_coco17:
         raise DemoError(checkpoint, f"is a {model.layout.name} model; the demo needs a Human3.6M "
@@ -256,7 +257,7 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pat
 
     Inputs, outputs, checkpoint, detector and tracker are all checked before
     the slow work starts; any problem raises :class:`DemoError` (or
-    :class:`~glagcn_video.checkpoint.CheckpointError`) naming the file, and
+    :class:`~glagcn_video.lifter.checkpoint.CheckpointError`) naming the file, and
     leaves no output behind.
     """
     options = options or DemoOptions()

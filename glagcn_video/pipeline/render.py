@@ -23,7 +23,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .skeleton import H36M, Layout
+from ..skeleton import H36M, Layout
 
 BGR = tuple[int, int, int]
 

@@ -9,14 +9,14 @@ so that a wrong file fails with a message instead of a silent bad model.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .camera import normalize_screen_coordinates, world_to_camera
-from .skeleton import H36M, H36M32_KEPT, HUMANEVA15, Layout
+from ..camera import normalize_screen_coordinates, world_to_camera
+from ..skeleton import H36M, H36M32_KEPT, HUMANEVA15, Layout
 
 
 class DataError(ValueError):
@@ -77,7 +77,7 @@ def load_cameras(path: str | Path) -> dict[str, list[Camera]]:
 
     ``intrinsics`` may also be a dict subject -> list, for datasets that
     calibrated every subject's session separately (HumanEva-I, see
-    ``glagcn_video/prepare_humaneva.py``); Human3.6M's single list is shared
+    ``prepare_humaneva.py``); Human3.6M's single list is shared
     by all subjects.
     """
     path = Path(path)
@@ -244,67 +244,3 @@ def _make_sequence(path_2d: Path, subject: str, action: str, cam_index: int, cam
     return Sequence(subject, action, cam_index,
                     normalize_screen_coordinates(kp, cam.res_w, cam.res_h).astype(np.float32),
                     root_relative.astype(np.float32))
-
-
-def flip_poses(poses: np.ndarray, layout: Layout) -> np.ndarray:
-    """Mirror poses (..., J, D): negate x and swap left and right joints."""
-    flipped = poses[..., layout.flip_permutation(), :].copy()
-    flipped[..., 0] *= -1
-    return flipped
-
-
-class WindowSampler:
-    """Windows of ``receptive_field`` 2D frames centred on every target frame.
-
-    Frames past a sequence's ends repeat its edge frame. All sequences are
-    padded once and concatenated so that a batch is a single fancy-index
-    gather. With ``augment`` every window also appears mirrored.
-    """
-
-    def __init__(self, sequences: list[Sequence], receptive_field: int, layout: Layout,
-                 augment: bool = False, stride: int = 1):
-        if not sequences:
-            raise DataError("no sequences selected (check subjects and actions)")
-        self.pad = (receptive_field - 1) // 2
-        self.receptive_field = receptive_field
-        self.layout = layout
-        padded, targets, starts, offset = [], [], [], 0
-        for seq in sequences:
-            frames = len(seq.poses_2d)
-            padded.append(np.pad(seq.poses_2d, ((self.pad, self.pad), (0, 0), (0, 0)), mode="edge"))
-            targets.append(seq.poses_3d)
-            starts.append(offset + np.arange(0, frames, stride))
-            offset += frames + 2 * self.pad
-        self.inputs = np.concatenate(padded)
-        self.target_index = np.concatenate([
-            sum(len(s.poses_3d) for s in sequences[:i]) + np.arange(0, len(s.poses_3d), stride)
-            for i, s in enumerate(sequences)])
-        self.targets = np.concatenate(targets)
-        self.starts = np.concatenate(starts)
-        self.flags = np.zeros(len(self.starts), bool)
-        if augment:
-            self.flags = np.concatenate([self.flags, ~self.flags])
-            self.starts = np.concatenate([self.starts, self.starts])
-            self.target_index = np.concatenate([self.target_index, self.target_index])
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, T, J, 2) windows and (B, 1, J, 3) centre-frame targets for these sample indices."""
-        window = self.starts[indices, None] + np.arange(self.receptive_field)
-        x = self.inputs[window]
-        y = self.targets[self.target_index[indices]][:, None]
-        flip = self.flags[indices]
-        if flip.any():
-            x[flip] = flip_poses(x[flip], self.layout)
-            y[flip] = flip_poses(y[flip], self.layout)
-        return x, y
-
-    def batches(self, batch_size: int, rng: np.random.Generator | None = None,
-                start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All samples in batches, shuffled when ``rng`` is given, from batch
-        ``start`` on (a run resumed mid-epoch skips the batches it has seen)."""
-        order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
-        for begin in range(start * batch_size, len(order), batch_size):
-            yield self.batch(order[begin:begin + batch_size])

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .skeleton import Layout
+from ..skeleton import Layout
 
 
 def adjacency_subsets(layout: Layout) -> np.ndarray:

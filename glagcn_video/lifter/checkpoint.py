@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .fileio import atomic_write
+from ..fileio import atomic_write
+from ..skeleton import get_layout
 from .model import GLAGCN
-from .skeleton import get_layout
 
 PREFIX = "module."
 

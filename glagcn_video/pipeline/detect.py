@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..cpu import torch_threads
+from ..files import DemoError, first_line
 from . import detect_openvino
-from .cpu import torch_threads
-from .files import DemoError, first_line
 
 _LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "yolo11n-pose.pt"

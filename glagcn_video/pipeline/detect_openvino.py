@@ -30,7 +30,7 @@ import warnings
 from functools import partial
 from pathlib import Path
 
-from .files import DemoError, first_line
+from ..files import DemoError, first_line
 
 _LOG = logging.getLogger(__name__)
 _CHUNK = 1 << 20

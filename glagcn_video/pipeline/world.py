@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .skeleton import H36M, Layout
+from ..skeleton import H36M, Layout
 
 # Median height of the lowest of the 17 joints above the floor in Human3.6M's
 # world frame for standing and walking subjects: 0.044-0.068 m over S1 and S9

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import DemoError, first_line
 from .detect import Detections
-from .files import DemoError, first_line
 
 DEFAULT_TRACKER = "bytetrack"
 TRACKER_REFERENCE_FPS = 30.0  # Ultralytics' track_buffer (frames to keep a lost track) assumes 30 fps

@@ -10,7 +10,7 @@ targets. HumanEva calibrated every subject's session separately, so each
 frames of both splits (``Train/S1`` and ``Validate/S1`` are parts of the same
 recording: one camera set). The result is written in the Human3.6M
 ``cameras.json`` format with per-subject intrinsics (see
-:func:`data.load_cameras`).
+:func:`load.load_cameras`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_write
 from .calibrate import FittedCamera, fit_camera, reprojection_errors
-from .data import DataError, load_npz_dict, load_positions_3d
-from .fileio import atomic_write
+from .load import DataError, load_npz_dict, load_positions_3d
 
 FILE_3D = "data_3d_humaneva15.npz"
 FILE_2D = "data_2d_humaneva15_gt.npz"
