@@ -1,15 +1,21 @@
-"""The things a user names: one error type for their problems, output checks.
+"""Files and paths: one error type for what the user names, output checks, atomic writes.
 
 Every problem with a file the user gave (input video, output paths, detector
 weights), or with an option value, becomes a :class:`DemoError` whose message starts with that file, so
 the command line can print one ``error: <file>: <problem>`` line.
+
+:func:`atomic_write` writes checkpoints, exports and prepared data so that a
+crash or an error mid-write never leaves a half-written file under the real
+name, and never clobbers the previous good one.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 
 class DemoError(Exception):
@@ -54,3 +60,26 @@ def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...]) -> Pat
     os.close(fd)
     os.unlink(probe)
     return path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], None], binary: bool = True) -> None:
+    """Call ``write(f)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..camera import project_to_2d, world_to_camera
-from ..fileio import atomic_write
+from ..files import atomic_write
 from ..skeleton import H36M
 from .load import DataError, load_cameras, load_positions_3d
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write
+from ..files import atomic_write
 from .calibrate import FittedCamera, fit_camera, reprojection_errors
 from .load import DataError, load_npz_dict, load_positions_3d
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..fileio import atomic_write
+from ..files import atomic_write
 from ..skeleton import get_layout
 from .model import GLAGCN
 

@@ -15,7 +15,7 @@ from typing import IO
 
 import numpy as np
 
-from ..fileio import atomic_write
+from ..files import atomic_write
 from ..skeleton import COCO17_NAMES, H36M
 from .track import Track
 
