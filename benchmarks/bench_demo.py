@@ -26,14 +26,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as demo.py: before torch 
 
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's glagcn_video, installed or not
 
-from benchmarks.machine import cpu_model  # noqa: E402
+from machine import cpu_model  # noqa: E402
 from glagcn_video.cpu import torch_threads, usable_cores  # noqa: E402
 from glagcn_video.lifter.checkpoint import load_checkpoint  # noqa: E402
+from glagcn_video.lifter.inference import Lifter, resolve_device  # noqa: E402
 from glagcn_video.pipeline.detect import RUNTIMES  # noqa: E402
 from glagcn_video.pipeline.keypoints import clean_tracks  # noqa: E402
-from glagcn_video.lifter.inference import Lifter, resolve_device  # noqa: E402
 from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT, DemoOptions, lift_track, run_demo  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 

@@ -47,11 +47,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's glagcn_video, installed or not
 
+from machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video.pipeline.detect import (DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, RUNTIMES,  # noqa: E402
-                                 Detections, PoseDetector, resolve_runtime, resolve_weights)
-from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
+                                          Detections, PoseDetector, resolve_runtime, resolve_weights)
 from glagcn_video.pipeline.video import VideoReader  # noqa: E402
 
 CONFIDENT_SCORE = 0.5  # a reference detection counts as a person to find from this box score

@@ -1,6 +1,6 @@
 """Detector runtimes: PyTorch against OpenVINO (float32) on the same frames, per clip.
 
-    nice .venv/bin/python -m benchmarks.bench_detector_runtime VIDEO [VIDEO ...]
+    nice .venv/bin/python benchmarks/bench_detector_runtime.py VIDEO [VIDEO ...]
         [--imgsz 640] [--frames 120] [--repeats 3] [--batch N] [--threads N]
 
 Each clip's first ``--frames`` frames are decoded once and kept in memory. The
@@ -33,11 +33,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's glagcn_video, installed or not
 
-from benchmarks.bench_detector import (CONFIDENT_SCORE, MATCH_IOU, clip_arguments, compare,  # noqa: E402
-                                       greedy_match, network_input, percent, time_detectors)
-from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
+from bench_detector import (CONFIDENT_SCORE, MATCH_IOU, clip_arguments, compare,  # noqa: E402
+                            greedy_match, network_input, percent, time_detectors)
+from machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video.pipeline import detect_openvino  # noqa: E402
 from glagcn_video.pipeline.detect import DEFAULT_CONF, DEFAULT_IMGSZ, Detections, PoseDetector, resolve_weights  # noqa: E402
 from glagcn_video.pipeline.video import VideoReader  # noqa: E402

@@ -10,7 +10,7 @@ rounding error (its distance from the same model in float64). The one-off
 costs of the fast path (building it, which folds the weights and builds the
 FFT spectra, and its first call) are reported separately.
 
-    nice .venv/bin/python -m benchmarks.bench_lifter [--batch-sizes 1,64] [--repeats 5]
+    nice .venv/bin/python benchmarks/bench_lifter.py [--batch-sizes 1,64] [--repeats 5]
         [--warmup 1] [--threads N] [--chunk-size N] [--device cpu,cuda]
         [--checkpoint PATH [--layout NAME]]
 
@@ -33,12 +33,15 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's glagcn_video, installed or not
+
+from machine import cpu_model  # noqa: E402
 from glagcn_video.lifter.checkpoint import describe, load_checkpoint  # noqa: E402
 from glagcn_video.lifter.fast import DEFAULT_CHUNK_SIZE, optimize_for_inference  # noqa: E402
-from benchmarks.machine import cpu_model  # noqa: E402
 from glagcn_video.lifter.inference import DEFAULT_BATCH_SIZE  # noqa: E402
 from glagcn_video.lifter.model import GLAGCN  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402

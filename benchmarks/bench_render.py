@@ -10,7 +10,7 @@ baseline is, if anything, flattered. Each repetition times every frame's
 drawing (not the copy of the input frame, which the pipeline has anyway);
 the median over repetitions is reported.
 
-    nice .venv/bin/python -m benchmarks.bench_render [--frames 100] [--repeats 5]
+    nice .venv/bin/python benchmarks/bench_render.py [--frames 100] [--repeats 5]
         [--video VIDEO] [--save-frame render_check.png]
 """
 
@@ -20,6 +20,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,9 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
-from benchmarks.machine import cpu_model, usable_cores  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's glagcn_video, installed or not
+
+from machine import cpu_model, usable_cores  # noqa: E402
 from glagcn_video.pipeline.render import Skeleton3DView, draw_pose_2d, person_color, side_by_side  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 

@@ -7,7 +7,7 @@ first, after ``--warmup`` untimed steps each; the median over repetitions is
 reported, with its ratio to float32 measured in the same run. Random windows
 and targets: the step's cost does not depend on the values.
 
-    nice .venv/bin/python -m benchmarks.bench_train [--configs 243:32:64,27:32:256]
+    nice .venv/bin/python benchmarks/bench_train.py [--configs 243:32:64,27:32:256]
         [--repeats 4] [--warmup 1] [--threads N] [--device cpu]
 
 A config is ``frames:channels:batch``; frames is 27, 81 or 243 (filter widths
@@ -22,11 +22,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the OpenMP r
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from benchmarks.machine import cpu_model  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's glagcn_video, installed or not
+
+from machine import cpu_model  # noqa: E402
 from glagcn_video.lifter.model import GLAGCN  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 from glagcn_video.training.loop import cpu_has_native_bf16, make_grad_scaler, make_optimizer  # noqa: E402

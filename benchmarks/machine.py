@@ -1,4 +1,9 @@
-"""What every benchmark prints about the machine it ran on."""
+"""What every benchmark prints about the machine it ran on.
+
+The benchmarks run as scripts
+(``python benchmarks/bench_lifter.py``), so they import this module and each
+other as siblings (``from machine import cpu_model``).
+"""
 
 from __future__ import annotations
 
