@@ -4,7 +4,7 @@
     python demo.py INPUT --out result.mp4 [--csv joints.csv] [--npz joints.npz]
 
 Without INPUT it runs on a photo that ships with Ultralytics (bus.jpg), so it
-works offline on a fresh install. See the README for the stages and options.
+works offline on a fresh install. docs/demo.md describes the stages and options.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=_positive(int), default=DEFAULT_BATCH_SIZE,
                         help=f"lifter windows per batch (default: {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--no-tta", dest="tta", action="store_false",
-                        help="skip flip test-time augmentation (about 2x faster lifting, a little less accurate)")
+                        help="skip flip test-time augmentation (each window lifted once instead of twice, a little "
+                             "less accurate)")
     parser.add_argument("--no-rescale", dest="rescale", action="store_false",
                         help="feed the lifter each person at their size on screen instead of at the training "
                              "data's body size (small or large people then get too short or long bones)")

@@ -5,10 +5,9 @@ The authors' command lines work unchanged, e.g.
     python train.py -k gt -arc 3,3,3,3,3 -ch 96 -da -tta -c checkpoint/h36m
     python train.py -k gt -arc 3,3,3,3,3 -tta --evaluate best_epoch.bin
 
-Data (VideoPose3D npz files and cameras.json) is read from --data-dir; the
-README's "Data preparation" section says how to prepare it. Read top to
-bottom: arguments, data, model, then either one evaluation or the training
-loop.
+Data (VideoPose3D npz files and cameras.json) is read from --data-dir;
+docs/data.md says how to prepare it. Read top to bottom: arguments, data,
+model, then either one evaluation or the training loop.
 """
 
 from __future__ import annotations
