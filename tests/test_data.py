@@ -14,7 +14,8 @@ import pytest
 
 from conftest import (ROOT, SMALL_ACTIONS, SMALL_FRAMES, SMALL_SUBJECTS, camera_params,
                       save_npz_dict, shared_path)
-from glagcn_video.datasets.load import DataError, Sequence, load_dataset, load_npz_dict, load_positions_3d
+from glagcn_video.datasets.load import (H36M_CAMERAS, DataError, Sequence, load_cameras, load_dataset,
+                                        load_npz_dict, load_positions_3d)
 from glagcn_video.datasets.prepare_h36m import prepare
 from glagcn_video.datasets.windows import WindowSampler, flip_poses
 from glagcn_video.skeleton import H36M, H36M32_KEPT, HUMANEVA15
@@ -96,6 +97,41 @@ def test_prepare_cli(tmp_path, h36m_small, cameras_json):
     ours = load_npz_dict(out / "data_2d_h36m_gt.npz", "positions_2d")
     reference = load_npz_dict(h36m_small / "data_2d_h36m_gt.npz", "positions_2d")
     np.testing.assert_array_equal(ours["S9"]["Walking 1"][3], reference["S9"]["Walking 1"][3])
+
+
+def test_prepare_cli_without_cameras_uses_the_shipped_calibration(tmp_path, h36m_small):
+    """No --cameras: the package's Human3.6M constants give the same 2D as the share's file."""
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, str(PREPARE), "--from-3d", str(h36m_small / "data_3d_h36m.npz"),
+         "--output-dir", str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    ours = load_npz_dict(out / "data_2d_h36m_gt.npz", "positions_2d")
+    reference = load_npz_dict(h36m_small / "data_2d_h36m_gt.npz", "positions_2d")
+    for subject in ("S1", "S9"):
+        for camera in range(4):
+            np.testing.assert_array_equal(ours[subject]["Walking 1"][camera],
+                                          reference[subject]["Walking 1"][camera])
+
+
+def test_shipped_calibration_is_the_datasets(cameras_json):
+    shipped, shared = load_cameras(H36M_CAMERAS), load_cameras(cameras_json)
+    assert shipped.keys() == shared.keys() == {"S1", "S5", "S6", "S7", "S8", "S9", "S11"}
+    for subject in shipped:
+        for a, b in zip(shipped[subject], shared[subject], strict=True):
+            assert vars(a).keys() == vars(b).keys()
+            for key, value in vars(a).items():
+                np.testing.assert_array_equal(np.asarray(value), np.asarray(vars(b)[key]), err_msg=key)
+
+
+def test_training_data_without_cameras_json_uses_the_shipped_calibration(h36m_copy, h36m_small):
+    (h36m_copy / "cameras.json").unlink()
+    without = load_dataset("h36m", h36m_copy, subjects=["S9"]).sequences
+    with_file = load_dataset("h36m", h36m_small, subjects=["S9"]).sequences
+    assert len(without) == len(with_file) > 0
+    for a, b in zip(without, with_file):
+        np.testing.assert_array_equal(a.poses_3d, b.poses_3d)
+        np.testing.assert_array_equal(a.poses_2d, b.poses_2d)
 
 
 @pytest.fixture

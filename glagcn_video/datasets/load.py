@@ -18,6 +18,10 @@ import numpy as np
 from ..camera import normalize_screen_coordinates, world_to_camera
 from ..skeleton import H36M, H36M32_KEPT, HUMANEVA15, Layout
 
+# Human3.6M's camera calibration ships with the package: its numbers are
+# published constants of the dataset, so preparing the data needs no extra file.
+H36M_CAMERAS = Path(__file__).with_name("h36m_cameras.json")
+
 
 class DataError(ValueError):
     """A problem in the user's dataset files; the message names the file."""
@@ -201,6 +205,8 @@ def load_dataset(dataset: str, data_dir: str | Path, keypoints: str = "gt",
         raise DataError(f"{cameras_path}: camera parameters not found; HumanEva-I's npz files carry "
                         f"none: fit them with 'python data/prepare_data_humaneva.py --from-npz DIR "
                         f"--output-dir {data_dir}' (DIR: the folder with the two npz files)")
+    if info.name == "h36m" and not cameras_path.is_file():
+        cameras_path = H36M_CAMERAS  # the published constants; a prepared folder has its own copy
     positions = load_positions_3d(data_dir / info.file_3d, info.name)
     cameras = load_cameras(cameras_path)
     path_2d = data_dir / f"data_2d_{info.name}_{keypoints}.npz"
