@@ -23,7 +23,8 @@ from glagcn_video.files import DemoError
 from glagcn_video.lifter.checkpoint import CheckpointError
 from glagcn_video.lifter.inference import DEFAULT_BATCH_SIZE
 from glagcn_video.pipeline.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES
-from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT, DemoOptions, DemoResult, run_demo
+from glagcn_video.lifter.zoo import DEFAULT_MODEL, ZOO
+from glagcn_video.pipeline.runner import DemoOptions, DemoResult, run_demo
 from glagcn_video.pipeline.track import DEFAULT_TRACKER
 
 
@@ -52,7 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default: result.mp4)")
     parser.add_argument("--csv", type=Path, help="write joints to this CSV, one row per frame and person")
     parser.add_argument("--npz", type=Path, help="write joints and raw 2D tracks to this NumPy .npz")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="GLA-GCN weights (default: models/glagcn_h36m_default.bin)")
+    parser.add_argument("--checkpoint", default=DEFAULT_MODEL,
+                        help=f"GLA-GCN weights: a shipped model's name ({', '.join(ZOO)}; see "
+                             f"models/README.md) or a checkpoint file (default: {DEFAULT_MODEL})")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR,
                         help=f"YOLO pose weights: a path or an Ultralytics name, a .yaml builds random "
                              f"weights (default: {DEFAULT_DETECTOR})")

@@ -14,6 +14,7 @@ import pytest
 from demo_support import (DEMO, decoded, moving_square_clip, people_clip, random_checkpoint,
                           real_detector_or_skip, shared_video, unwritable_folder)
 from glagcn_video.pipeline.export import csv_header
+from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT
 from glagcn_video.pipeline.position import MIN_DEPTH
 
 

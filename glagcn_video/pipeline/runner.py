@@ -32,6 +32,7 @@ from ..files import DemoError, check_output_path
 from ..lifter.checkpoint import load_checkpoint
 from ..lifter.fast import optimize_for_inference
 from ..lifter.inference import DEFAULT_BATCH_SIZE, Lifter, resolve_device
+from ..lifter.zoo import DEFAULT_MODEL, ZOO, resolve_checkpoint
 from ..skeleton import H36M
 from .detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
 from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
@@ -45,14 +46,14 @@ from .video import VIDEO_SUFFIXES, VideoInfo, VideoReader, open_video_writer
 
 T = TypeVar("T")
 _DONE = object()
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "glagcn_h36m_default.bin"
+DEFAULT_CHECKPOINT = ZOO[DEFAULT_MODEL].path
 
 
 @dataclass
 class DemoOptions:
     """Everything the command line can set besides the file names."""
 
-    checkpoint: str | os.PathLike = DEFAULT_CHECKPOINT
+    checkpoint: str | os.PathLike = DEFAULT_MODEL  # a path or a name in lifter.zoo.ZOO
     detector: str = DEFAULT_DETECTOR
     imgsz: int = DEFAULT_IMGSZ
     conf: float = DEFAULT_CONF
@@ -136,7 +137,7 @@ class DemoResult:
 def load_lifter(checkpoint: str | os.PathLike, device: torch.device, batch_size: int, tta: bool) -> Lifter:
     """The GLA-GCN checkpoint on ``device``, through the fast inference path
     (same outputs as the eval-mode model, less work; see ``lifter/fast.py``)."""
-    model = load_checkpoint(checkpoint, map_location=device)
+    model = load_checkpoint(resolve_checkpoint(checkpoint), map_location=device)
     if model.layout.name != H36M.name or model.maps_coco17:
         raise DemoError(checkpoint, f"is a {model.layout.name} model; the demo needs a Human3.6M "
                                     f"17-joint model")

@@ -1,0 +1,48 @@
+"""The lifters that ship in ``models/``, by name.
+
+``demo.py --checkpoint h36m-27f`` reads better than a path and survives a
+model being retrained under a new file name; any path still works. Each
+entry's figures, training command and hardware are in ``models/README.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .checkpoint import CheckpointError
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """One shipped lifter: its name, file in ``models/`` and a one-line summary."""
+
+    name: str
+    file: str
+    summary: str
+
+    @property
+    def path(self) -> Path:
+        return MODELS_DIR / self.file
+
+
+ZOO: dict[str, ZooModel] = {m.name: m for m in (
+    ZooModel("h36m-27f", "glagcn_h36m_27f_32ch.bin",
+             "27 frames, 32 channels, Human3.6M; P#1 46.8 mm on ground-truth 2D with flipping"),
+)}
+DEFAULT_MODEL = "h36m-27f"  # the best shipped model on ground-truth 2D and at 5 px noise
+
+
+def resolve_checkpoint(spec: str | os.PathLike) -> Path:
+    """The file for a zoo name or a path; a path that does not exist and is
+    not a zoo name is a :class:`CheckpointError` listing the names."""
+    if str(spec) in ZOO:
+        return ZOO[str(spec)].path
+    path = Path(spec)
+    if not path.exists():
+        raise CheckpointError(f"{spec}: checkpoint not found (nor a shipped model name: "
+                              f"{', '.join(ZOO)})")
+    return path
