@@ -66,10 +66,24 @@ class WindowSampler:
             y[flip] = flip_poses(y[flip], self.layout)
         return x, y
 
-    def batches(self, batch_size: int, rng: np.random.Generator | None = None,
-                start: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(self, batch_size: int, rng: np.random.Generator | None = None, start: int = 0,
+                shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All samples in batches, shuffled when ``rng`` is given, from batch
-        ``start`` on (a run resumed mid-epoch skips the batches it has seen)."""
+        ``start`` on (a run resumed mid-epoch skips the batches it has seen).
+
+        With ``shard=(rank, world)`` only process ``rank``'s part of every
+        batch is gathered (:func:`shard_rows`): the ``world`` processes of a
+        distributed run share each batch of the single-process order.
+        """
         order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
         for begin in range(start * batch_size, len(order), batch_size):
-            yield self.batch(order[begin:begin + batch_size])
+            chunk = order[begin:begin + batch_size]
+            yield self.batch(chunk[shard_rows(len(chunk), *shard)])
+
+
+def shard_rows(count: int, rank: int, world: int) -> slice:
+    """The rows of a batch of ``count`` that process ``rank`` of ``world`` takes:
+    contiguous parts whose sizes differ by at most one, the larger first."""
+    size, larger = divmod(count, world)
+    start = rank * size + min(rank, larger)
+    return slice(start, start + size + (rank < larger))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ class Errors:
             self.velocity += mpjve(predicted, target) * (f - 1)
             self.velocity_frames += f - 1
 
+    def __add__(self, other: Errors) -> Errors:
+        return Errors(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
     def mm(self) -> dict[str, float]:
         """Means in millimetres."""
         f = max(self.frames, 1)
@@ -46,16 +49,21 @@ class Errors:
                 "velocity": 1000 * self.velocity / max(self.velocity_frames, 1)}
 
 
-def evaluate(model: torch.nn.Module, sequences: list[Sequence], layout: Layout,
-             device: torch.device, tta: bool, frame_stride: int = 1, by_subject: bool = False,
-             batch_size: int = 64, wrap: Callable[[Iterable], Iterable] = lambda it: it,
-             ) -> dict[str, dict[str, dict[str, float]]]:
-    """Errors in mm per action group (and per subject if asked): ``{"plain": table}``
-    plus ``"flip"`` (test-time flipping) when ``tta``.
+# Per mode ("plain", "flip"), per action group (or subject and group): error sums.
+Scores = dict[str, dict[str, Errors]]
+Tables = dict[str, dict[str, dict[str, float]]]
+
+
+def score(model: torch.nn.Module, sequences: list[Sequence], layout: Layout,
+          device: torch.device, tta: bool, frame_stride: int = 1, by_subject: bool = False,
+          batch_size: int = 64, wrap: Callable[[Iterable], Iterable] = lambda it: it) -> Scores:
+    """Frame-weighted error sums per action group (and per subject if asked):
+    ``{"plain": ...}`` plus ``"flip"`` (test-time flipping) when ``tta``.
 
     Every camera and every ``frame_stride``-th frame is scored; within an
     action, errors are weighted by frames, as in the authors' script. With a
     stride > 1 the velocity error compares frames ``frame_stride`` apart.
+    Processes that score disjoint sequences add up with :func:`merge_scores`.
     """
     model.eval()
     # On the CPU the fast inference path gives the same outputs (within 1e-5 m)
@@ -72,7 +80,31 @@ def evaluate(model: torch.nn.Module, sequences: list[Sequence], layout: Layout,
         groups["plain"][key].add(plain, target)
         if tta:
             groups["flip"][key].add(flipped, target)
-    return {mode: {key: errors[key].mm() for key in sorted(errors)} for mode, errors in groups.items()}
+    return {mode: dict(errors) for mode, errors in groups.items()}
+
+
+def merge_scores(parts: Iterable[Scores]) -> Scores:
+    """The sums of the scores of disjoint sets of sequences."""
+    out: Scores = {}
+    for part in parts:
+        for mode, groups in part.items():
+            into = out.setdefault(mode, {})
+            for key, errors in groups.items():
+                into[key] = into[key] + errors if key in into else errors
+    return out
+
+
+def tabulate(scores: Scores) -> Tables:
+    """Errors in mm per group, groups in sorted order: ``{mode: {group: {metric: mm}}}``."""
+    return {mode: {key: groups[key].mm() for key in sorted(groups)} for mode, groups in scores.items()}
+
+
+def evaluate(model: torch.nn.Module, sequences: list[Sequence], layout: Layout,
+             device: torch.device, tta: bool, frame_stride: int = 1, by_subject: bool = False,
+             batch_size: int = 64, wrap: Callable[[Iterable], Iterable] = lambda it: it) -> Tables:
+    """Errors in mm per action group (and per subject if asked), in one process:
+    :func:`tabulate` of :func:`score`."""
+    return tabulate(score(model, sequences, layout, device, tta, frame_stride, by_subject, batch_size, wrap))
 
 
 def action_average(table: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from ..datasets.load import DATASETS
-from ..datasets.windows import WindowSampler
-from .metrics import mpjpe_loss
+from ..datasets.windows import WindowSampler, shard_rows
 
 # One Human3.6M pixel in normalised [-1, 1] coordinates (frames 1000 px wide):
 # the default; other datasets pass ``pixel=2 / image_width``.
@@ -82,20 +82,25 @@ def bn_momentum(epoch: int, epochs: int, initial: float = 0.1, final: float = 0.
 
 
 def corrupt_keypoints(x: np.ndarray, rng: np.random.Generator, noise_px: float,
-                      drop_prob: float, pixel: float = PIXEL) -> np.ndarray:
+                      drop_prob: float, pixel: float = PIXEL, rows: slice = slice(None),
+                      batch: int | None = None) -> np.ndarray:
     """Make ground-truth 2D windows (B, T, J, 2) look like a detector's.
 
     Each window gets Gaussian noise of a random strength in [0, noise_px]
     pixels, and each joint of each frame is dropped with ``drop_prob`` and
     replaced by the mean of its temporal neighbours, as gap filling would.
+    ``x`` may be the ``rows`` of a batch of ``batch`` windows (one process's
+    share): the random numbers are drawn for the whole batch and sliced, so
+    every window is corrupted as it is in a single process.
     """
+    shape = (len(x) if batch is None else batch, *x.shape[1:])
     if drop_prob > 0:
         neighbours = (np.roll(x, 1, axis=1) + np.roll(x, -1, axis=1)) / 2
-        dropped = rng.random(x.shape[:3]) < drop_prob
+        dropped = rng.random(shape[:3])[rows] < drop_prob
         x = np.where(dropped[..., None], neighbours, x)
     if noise_px > 0:
-        sigma = rng.uniform(0, noise_px * pixel, size=(len(x), 1, 1, 1))
-        x = x + rng.standard_normal(x.shape).astype(np.float32) * sigma
+        sigma = rng.uniform(0, noise_px * pixel, size=(shape[0], 1, 1, 1))[rows]
+        x = x + rng.standard_normal(shape).astype(np.float32)[rows] * sigma
     return x.astype(np.float32)
 
 
@@ -181,10 +186,19 @@ def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Looka
                 wrap: Callable[[Iterable], Iterable] = lambda it: it, pixel: float = PIXEL,
                 precision: torch.dtype = torch.float32, scaler: torch.amp.GradScaler | None = None,
                 progress: EpochProgress | None = None,
-                pause: Callable[[], bool] = lambda: False) -> EpochProgress:
+                pause: Callable[[], bool] = lambda: False,
+                shard: tuple[int, int] = (0, 1)) -> EpochProgress:
     """Train on the epoch's shuffled windows from ``progress.batches`` on, until
     the epoch ends or ``pause()`` says to stop after a batch; returns the new
     progress (compare ``batches`` with the epoch's batch count).
+
+    With ``shard=(rank, world)`` this is one of ``world`` processes training a
+    DistributedDataParallel ``model``: it takes its rows of every batch of
+    ``batch_size`` (the global batch) and weights its summed loss by ``world``
+    over the batch's size, so that the mean of the processes' gradients that
+    DDP takes is the gradient of the whole batch's mean loss, as in one
+    process, also when a batch does not split evenly (the last one). The
+    returned progress counts whole batches, windows and loss of all processes.
 
     The forward pass runs under autocast in ``precision``; the loss, its
     gradient's accumulation into the float32 weights, BatchNorm statistics and
@@ -198,17 +212,22 @@ def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Looka
     low = precision != torch.float32
     total = torch.zeros((), device=device)
     started = time.perf_counter()
-    batches = sampler.batches(batch_size, epoch_order_rng(seed, epoch), start=progress.batches)
+    rank, world = shard
+    batches = sampler.batches(batch_size, epoch_order_rng(seed, epoch), start=progress.batches, shard=shard)
     for x, y in wrap(batches):
+        count = min(batch_size, len(sampler) - progress.batches * batch_size)  # the whole batch's windows
         if noise_px > 0 or drop_prob > 0:
-            x = corrupt_keypoints(x, batch_rng(seed, epoch, progress.batches), noise_px, drop_prob, pixel)
+            x = corrupt_keypoints(x, batch_rng(seed, epoch, progress.batches), noise_px, drop_prob, pixel,
+                                  rows=shard_rows(count, rank, world), batch=count)
         inputs, targets = (torch.from_numpy(a).pin_memory() if pin else torch.from_numpy(a) for a in (x, y))
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         optimizer.zero_grad()
         with torch.autocast(device.type, dtype=precision, enabled=low):
             predicted = model(inputs)
-        loss = mpjpe_loss(predicted.float(), targets)
+        # Per window, the mean per-joint position error (the MPJPE loss), metres.
+        errors = torch.linalg.vector_norm(predicted.float() - targets, dim=-1).mean(dim=(1, 2))
+        loss = errors.sum() * (world / count)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -216,11 +235,13 @@ def train_epoch(model: torch.nn.Module, sampler: WindowSampler, optimizer: Looka
         else:
             loss.backward()
             optimizer.step()
-        total += loss.detach() * len(x)
-        progress.windows += len(x)
+        total += errors.detach().sum()
+        progress.windows += count
         progress.batches += 1
         if pause():
             break
+    if world > 1:
+        dist.all_reduce(total)
     progress.loss_sum += total.item()
     progress.seconds += time.perf_counter() - started
     return progress
