@@ -5,9 +5,17 @@ The authors' command lines work unchanged, e.g.
     python train.py -k gt -arc 3,3,3,3,3 -ch 96 -da -tta -c checkpoint/h36m
     python train.py -k gt -arc 3,3,3,3,3 -tta --evaluate best_epoch.bin
 
+and so do several GPUs or machines, one process per GPU (docs/training.md,
+"Training on several GPUs and machines"):
+
+    torchrun --standalone --nproc_per_node=4 train.py -k gt -arc 3,3,3,3,3 -ch 96 -da -tta
+
 Data (VideoPose3D npz files and cameras.json) is read from --data-dir;
-docs/data.md says how to prepare it. Read top to bottom: arguments, data,
-model, then either one evaluation or the training loop.
+docs/data.md says how to prepare it. Read top to bottom: arguments,
+processes, data, model, then either one evaluation or the training loop.
+Under torchrun every process runs all of it, on its share of each batch;
+rank 0 alone prints and writes files, and every decision that changes the
+control flow (pause, stop, best epoch) is taken together.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,11 +38,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from glagcn_video.lifter.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from glagcn_video.datasets.load import DataError, Sequence, dataset_info, load_dataset
 from glagcn_video.datasets.windows import WindowSampler
+from glagcn_video.lifter.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from glagcn_video.lifter.model import GLAGCN
-from glagcn_video.training.evaluation import action_average, evaluate
+from glagcn_video.training.distributed import DistributedError, lost_peer, parallel, setup, shutdown
+from glagcn_video.training.evaluation import Tables, action_average, merge_scores, score, tabulate
 from glagcn_video.training.loop import (
     PRECISIONS, EpochProgress, bn_momentum, corrupt_sequence, cosine_lr, make_grad_scaler, make_optimizer,
     resolve_precision, train_epoch)
@@ -59,7 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-s", "--stride", default=1, type=int,
                    help="train on every N-th target frame (windows keep the full frame rate)")
     p.add_argument("-e", "--epochs", default=80, type=int)
-    p.add_argument("-b", "--batch-size", default=512, type=int)
+    p.add_argument("-b", "--batch-size", default=512, type=int,
+                   help="the global batch: windows per optimizer step over all processes (under "
+                        "torchrun or srun each of N processes takes b/N of every batch)")
     p.add_argument("-drop", "--dropout", default=0.1, type=float)
     p.add_argument("-lr", "--learning-rate", default=0.01, type=float)
     p.add_argument("-da", "--data-augmentation", action="store_true", help="enable train-time flipping")
@@ -71,7 +83,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-eval", action="store_true", help="skip the per-epoch evaluation")
     # Additions of this project.
     p.add_argument("--data-dir", default="data", type=Path, help="folder with the npz files and cameras.json")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="under torchrun or srun: cuda = one GPU per process (number LOCAL_RANK, NCCL), "
+                        "cpu = Gloo")
     p.add_argument("--eval-stride", default=1, type=int,
                    help="score every k-th test frame (windows keep the full frame rate)")
     p.add_argument("--noise-px", default=0.0, type=float,
@@ -94,6 +108,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-minutes", default=30.0, type=float,
                    help="also write last_epoch.bin every N minutes within an epoch, so that a killed run "
                         "loses at most N minutes (SIGTERM and Ctrl-C save before stopping)")
+    p.add_argument("--sync-bn", action="store_true",
+                   help="with several processes, BatchNorm statistics over the whole batch "
+                        "(SyncBatchNorm) instead of each process's share")
+    p.add_argument("--dist-timeout", default=10.0, type=float, metavar="MINUTES",
+                   help="with several processes, give up on one that has not answered for this long "
+                        "(a process that dies ends the run at once)")
     args = p.parse_args(argv)
     if args.resume and args.evaluate:
         p.error("--resume and --evaluate cannot be set at the same time")
@@ -160,10 +180,16 @@ def plot_curves(path: Path, history: list[dict[str, float]]) -> None:
 class Stopper:
     """Turns SIGTERM, SIGINT and the time budget into a request to stop after
     the current batch, so that a run ends with a checkpoint instead of losing
-    its work: a machine being shut down sends SIGTERM, then waits a little."""
+    its work: a machine being shut down sends SIGTERM, then waits a little.
 
-    def __init__(self, hours: float | None):
+    A second Ctrl-C stops at once; SIGTERM never does, as launchers repeat it
+    (SLURM signals every process of a job and torchrun passes it on again).
+    ``quiet`` leaves the announcement to another process (rank 0).
+    """
+
+    def __init__(self, hours: float | None, quiet: bool = False):
         self.deadline = time.time() + hours * 3600 if hours is not None else None
+        self.quiet = quiet
         self.signal: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -177,12 +203,15 @@ class Stopper:
             signal.signal(sig, handler)
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.signal is not None:  # a second Ctrl-C: the user means it
-            raise KeyboardInterrupt
+        if self.signal is not None:
+            if signum == signal.SIGINT:  # a second Ctrl-C: the user means it
+                raise KeyboardInterrupt
+            return
         self.signal = signum
-        print(f"\n{signal.Signals(signum).name}: stopping after this batch with a checkpoint "
-              "(again to stop at once, losing the epoch's progress since the last checkpoint)",
-              file=sys.stderr, flush=True)
+        if not self.quiet:
+            print(f"\n{signal.Signals(signum).name}: stopping after this batch with a checkpoint "
+                  "(Ctrl-C again to stop at once, losing the epoch's progress since the last checkpoint)",
+                  file=sys.stderr, flush=True)
 
     @property
     def reason(self) -> str | None:
@@ -203,7 +232,9 @@ class Stopped(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    device = torch.device(args.device)
+    # ---- processes: one, or one of several started by torchrun or srun (each on its own device)
+    ranks = setup(args.device, args.dist_timeout)
+    device = ranks.device
     # Windows have one fixed shape: let cuDNN time its kernels once and keep the fastest.
     torch.backends.cudnn.benchmark = device.type == "cuda"
     info = dataset_info(args.dataset)
@@ -218,6 +249,18 @@ def main(argv: list[str] | None = None) -> int:
     pixel = 2 / info.image_width  # one pixel in normalised 2D coordinates, for the noise options
     widths = [int(w) for w in args.architecture.split(",")]
     checkpoint_dir = Path(args.checkpoint)
+    if ranks.world > 1:
+        print(f"{ranks.world} processes, global batch {args.batch_size} windows "
+              f"(about {args.batch_size // ranks.world} per process)"
+              + (", synchronised BatchNorm" if args.sync_bn else ""))
+
+    def evaluation(model: torch.nn.Module, sequences: list[Sequence], by_subject: bool = False,
+                   wrap: Callable[[Iterable], Iterable] = lambda it: it) -> Tables:
+        """Each process scores its share of the sequences; all get the tables of
+        one process scoring them all (the sums added in another order)."""
+        scores = score(model, ranks.share(sequences), info.layout, device, args.test_time_augmentation,
+                       args.eval_stride, by_subject, wrap=wrap)
+        return tabulate(merge_scores(ranks.gather(scores)))
 
     # ---- data
     needed = subjects_test if args.evaluate else subjects_train + subjects_test
@@ -238,14 +281,15 @@ def main(argv: list[str] | None = None) -> int:
                                                          args.eval_drop_keypoints, pixel)) for s in test]
             print(f"test 2D corrupted: noise {args.eval_noise_px} px, "
                   f"joints dropped with p={args.eval_drop_keypoints}")
-        results = evaluate(model, test, info.layout, device, args.test_time_augmentation,
-                           args.eval_stride, args.by_subject, wrap=lambda it: tqdm(it, desc="evaluate"))
+        results = evaluation(model, test, wrap=lambda it: tqdm(it, desc="evaluate", disable=not ranks.main),
+                             by_subject=args.by_subject)
         print_tables(results)
         return 0
 
     train = select(dataset.select(subjects_train, actions), args.subset, args.downsample, args.seed)
     torch.manual_seed(args.seed)  # the initial weights follow --seed (a resumed run restores its RNG below)
     model = GLAGCN(info.layout, widths, args.channels, args.dropout).to(device)
+    torch.manual_seed(args.seed + ranks.rank)  # each process its own dropout masks
     sampler = WindowSampler(train, model.receptive_field, info.layout, args.data_augmentation, args.stride)
     print(f"{len(train)} training sequences, {len(sampler)} windows per epoch; "
           f"{sum(p.numel() for p in model.parameters()):,} parameters, {model.receptive_field} frames")
@@ -264,59 +308,84 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.load_state_dict(state["optimizer"])
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["random_state"]["torch"])
-        if "cuda" in state["random_state"] and device.type == "cuda":
-            torch.cuda.set_rng_state(state["random_state"]["cuda"], device)
         args.seed = int(state["random_state"]["seed"])  # the data order continues as it was
         start_epoch, history = int(state["epoch"]), list(state.get("history", []))
         progress = EpochProgress(**state.get("progress", {}))
+        if progress.batches and state.get("batch_size", args.batch_size) != args.batch_size:
+            raise CheckpointError(f"{path}: stopped mid-epoch with -b {state['batch_size']}; resume it "
+                                  f"with the same -b (the epoch's batches are counted in it)")
+        # Every process's random state was saved: with as many processes the dropout
+        # masks continue exactly; processes beyond those saved keep their fresh seed.
+        saved = state["random_state"].get("ranks", [state["random_state"]])
+        if ranks.rank < len(saved):
+            torch.set_rng_state(saved[ranks.rank]["torch"])
+            if "cuda" in saved[ranks.rank] and device.type == "cuda":
+                torch.cuda.set_rng_state(saved[ranks.rank]["cuda"], device)
         best = min([h["eval_mpjpe_mm"] for h in history if h["eval_mpjpe_mm"] == h["eval_mpjpe_mm"]],
                    default=float("inf"))
         where = f" at batch {progress.batches}" if progress.batches else ""
         print(f"resumed from {path} after epoch {start_epoch}{where}")
 
+    # ---- several processes: DistributedDataParallel averages the gradients (the
+    # optimizer keeps its parameters: SyncBatchNorm takes over BatchNorm's tensors)
+    core = model
+    model = parallel(model, ranks, args.sync_bn)
+
     # ---- training loop: an epoch can be paused after any batch (checkpoint
     # interval, time budget, SIGTERM/SIGINT) and resumed from the next one
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if ranks.main:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
     batches_per_epoch = -(-len(sampler) // args.batch_size)
     started = time.time()
 
     def save(name: str, epoch: int, lr: float, progress: EpochProgress | None = None) -> None:
-        """``epoch`` is the number of finished epochs; ``progress`` marks a mid-epoch checkpoint."""
-        rng_state = {"torch": torch.get_rng_state(), "seed": args.seed}
+        """``epoch`` is the number of finished epochs; ``progress`` marks a mid-epoch checkpoint.
+        Every process takes part (their random states are gathered); rank 0 writes."""
+        rng_state = {"torch": torch.get_rng_state()}
         if device.type == "cuda":
             rng_state["cuda"] = torch.cuda.get_rng_state(device)
-        extra = {"history": history, "precision": str(precision).removeprefix("torch.")}
+        every_rank = ranks.gather(rng_state)
+        if not ranks.main:
+            return
+        extra = {"history": history, "precision": str(precision).removeprefix("torch."),
+                 "batch_size": args.batch_size}
         if progress is not None:
             extra["progress"] = vars(progress)
         if scaler is not None:
             extra["scaler"] = scaler.state_dict()
         save_checkpoint(checkpoint_dir / name, model, epoch=epoch, lr=lr, optimizer=optimizer.state_dict(),
-                        random_state=rng_state, extra=extra)
+                        random_state={**rng_state, "seed": args.seed, "ranks": every_rank}, extra=extra)
 
-    with Stopper(args.time_budget) as stopper:
+    with Stopper(args.time_budget, quiet=not ranks.main) as stopper:
         for epoch in range(start_epoch, args.epochs):
             lr = cosine_lr(epoch, args.epochs, args.learning_rate)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            model.set_bn_momentum(bn_momentum(epoch, args.epochs))
+            core.set_bn_momentum(bn_momentum(epoch, args.epochs))
             if epoch > start_epoch:
                 progress = EpochProgress()
             next_save = time.time() + 60 * args.checkpoint_minutes
-            pause = lambda: stopper.reason is not None or time.time() >= next_save  # noqa: E731
+            stopping = False
+
+            def pause() -> bool:
+                """After each batch, all processes decide together: stop (asked in any
+                of them) or save a checkpoint (the interval is up)."""
+                nonlocal stopping
+                stopping, due = ranks.any(stopper.reason is not None, time.time() >= next_save)
+                return stopping or due
             bar = tqdm(total=batches_per_epoch, initial=progress.batches, leave=False,
-                       desc=f"epoch {epoch + 1}/{args.epochs}")
+                       desc=f"epoch {epoch + 1}/{args.epochs}", disable=not ranks.main)
 
             def counted(items):
                 for item in items:
                     bar.update()
                     yield item
             try:
-                while progress.batches < batches_per_epoch and stopper.reason is None:
+                while progress.batches < batches_per_epoch and not stopping:
                     progress = train_epoch(model, sampler, optimizer, args.batch_size, args.seed, epoch,
                                            device, args.noise_px, args.drop_keypoints, wrap=counted,
                                            pixel=pixel, precision=precision, scaler=scaler,
-                                           progress=progress, pause=pause)
+                                           progress=progress, pause=pause, shard=(ranks.rank, ranks.world))
                     if progress.batches < batches_per_epoch:
                         save("last_epoch.bin", epoch, lr, progress)
                         next_save = time.time() + 60 * args.checkpoint_minutes
@@ -324,24 +393,22 @@ def main(argv: list[str] | None = None) -> int:
                 bar.close()
             eval_mm = float("nan")
             t0 = time.time()
-            if not args.no_eval and stopper.reason is None:
+            if not args.no_eval and not stopping:
                 def interruptible(items):
                     for item in items:
                         if stopper.reason is not None:
-                            raise Stopped
+                            return  # all processes stop together below
                         yield item
-                try:
-                    results = evaluate(model, test, info.layout, device, args.test_time_augmentation,
-                                       args.eval_stride, wrap=interruptible)
-                    eval_mm = action_average(results["flip" if args.test_time_augmentation else "plain"])["p1"]
-                except Stopped:
-                    pass
-            if stopper.reason is not None:
+                results = evaluation(core, test, wrap=interruptible)
+                stopping = ranks.any(stopper.reason is not None)[0]
+                eval_mm = action_average(results["flip" if args.test_time_augmentation else "plain"])["p1"]
+            if stopping:
                 save("last_epoch.bin", epoch, lr, progress)
-                print(f"{stopper.reason}: stopped in epoch {epoch + 1} after {progress.batches} of "
-                      f"{batches_per_epoch} batches; {checkpoint_dir / 'last_epoch.bin'} written, "
-                      f"continue with -r last_epoch.bin", flush=True)
-                return stopper.exit_code()
+                reason = stopper.reason or "stop requested in another process"
+                print(f"{reason}: stopped in epoch {epoch + 1} after {progress.batches} of {batches_per_epoch} "
+                      f"batches; {checkpoint_dir / 'last_epoch.bin'} written, continue with -r last_epoch.bin",
+                      flush=True)
+                return ranks.max(stopper.exit_code())
             elapsed = progress.seconds + time.time() - t0
             loss = progress.loss
             history.append({"epoch": epoch + 1, "lr": lr, "train_mpjpe_mm": 1000 * loss,
@@ -357,18 +424,29 @@ def main(argv: list[str] | None = None) -> int:
             if eval_mm < best:
                 best = eval_mm
                 save("best_epoch.bin", epoch + 1, lr)
-            write_log(checkpoint_dir / "log.csv", history)
-            if args.export_training_curves:
-                plot_curves(checkpoint_dir / "training_curves.png", history)
+            if ranks.main:
+                write_log(checkpoint_dir / "log.csv", history)
+                if args.export_training_curves:
+                    plot_curves(checkpoint_dir / "training_curves.png", history)
     return 0
 
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
-    except (DataError, CheckpointError) as exc:
+        code = main()
+    except (DataError, CheckpointError, DistributedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted; resume with -r last_epoch.bin (the last checkpoint written)", file=sys.stderr)
         sys.exit(130)
+    except RuntimeError as exc:
+        # Another process died or hung and this one cannot continue alone. Checkpoints
+        # are only ever written whole (atomically), so the last one is intact.
+        message = lost_peer(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(1)
+    shutdown()
+    sys.exit(code)
