@@ -84,8 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # Additions of this project.
     p.add_argument("--data-dir", default="data", type=Path, help="folder with the npz files and cameras.json")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                   help="under torchrun or srun: cuda = one GPU per process (number LOCAL_RANK, NCCL), "
-                        "cpu = Gloo")
+                   help="cuda if there is one, else cpu; under torchrun or srun cuda means one GPU per "
+                        "process (number LOCAL_RANK, NCCL) and cpu means Gloo")
     p.add_argument("--eval-stride", default=1, type=int,
                    help="score every k-th test frame (windows keep the full frame rate)")
     p.add_argument("--noise-px", default=0.0, type=float,
