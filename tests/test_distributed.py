@@ -331,9 +331,9 @@ def test_a_process_that_dies_ends_the_run_with_a_message(h36m_small, tmp_path):
         for rank in ranks:
             rank.kill()
     assert code == 1, err[-2000:]
-    assert waited < 30  # a closed connection is noticed at once, well before --dist-timeout
-    assert "error: rank 0 of 2 lost contact with the other processes" in err
-    assert "resume with -r last_epoch.bin" in err and "Traceback" not in err
+    assert waited < 30, err[-2000:]  # a closed connection is noticed at once, well before --dist-timeout
+    assert "error: rank 0 of 2 lost contact with the other processes" in err, err[-2000:]
+    assert "resume with -r last_epoch.bin" in err and "Traceback" not in err, err[-2000:]
     assert load_checkpoint(folder / "last_epoch.bin").receptive_field == 27
     assert "progress" in read_checkpoint(folder / "last_epoch.bin")
 
@@ -341,9 +341,10 @@ def test_a_process_that_dies_ends_the_run_with_a_message(h36m_small, tmp_path):
 @pytest.mark.slow
 def test_a_process_that_hangs_times_out_with_a_message(h36m_small, tmp_path):
     """Rank 1 stopped (SIGSTOP) keeps its connections open: rank 0 gives up
-    after --dist-timeout (6 s here) instead of waiting for ever."""
+    after --dist-timeout (15 s here) instead of waiting for ever. (Its wait may
+    have begun before the SIGSTOP, so it can end sooner after it.)"""
     folder = tmp_path / "hung"
-    ranks = launch(ROOT / "train.py", tiny(h36m_small, folder, "-e", "50", "--dist-timeout", "0.1"))
+    ranks = launch(ROOT / "train.py", tiny(h36m_small, folder, "-e", "50", "--dist-timeout", "0.25"))
     try:
         ranks[0].wait_for(TRAINING)
         ranks[1].proc.send_signal(signal.SIGSTOP)
@@ -354,8 +355,8 @@ def test_a_process_that_hangs_times_out_with_a_message(h36m_small, tmp_path):
         for rank in ranks:
             rank.kill()
     assert code == 1, err[-2000:]
-    assert 5 < waited < 60
-    assert "error: rank 0 of 2 lost contact with the other processes" in err and "Timed out" in err
+    assert waited < 75, err[-2000:]
+    assert "error: rank 0 of 2 lost contact with the other processes" in err and "Timed out" in err, err[-2000:]
 
 
 @pytest.mark.slow
