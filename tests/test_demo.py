@@ -166,14 +166,12 @@ def test_bad_inputs_fail_fast_with_one_line_and_leave_nothing(case, tmp_path, go
 
 
 @pytest.mark.slow
-def test_real_clip_end_to_end(tmp_path, checkpoint):
+def test_real_clip_end_to_end(tmp_path):
     """Real weights on a real clip whose header claims 360 frames but 301 decode."""
     video = shared_video("boxing_1person.mp4")
     detector = real_detector_or_skip()
-    lifter = Path(__file__).resolve().parent.parent / "models" / "glagcn_h36m_default.bin"
     done = run_demo(video, "--out", tmp_path / "boxing.mp4", "--csv", tmp_path / "boxing.csv",
-                    "--detector", detector, "--checkpoint", lifter if lifter.is_file() else checkpoint,
-                    cwd=tmp_path)
+                    "--detector", detector, "--checkpoint", DEFAULT_CHECKPOINT, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     count, fps, size = decoded(tmp_path / "boxing.mp4")
     assert count == 301 and fps == pytest.approx(30.0) and size == (854 + 480, 480)
