@@ -81,6 +81,39 @@ def test_upside_down_and_jumping_frames_do_not_move_the_ground(scenes):
     assert angle_deg(ground.normal, clean.normal) < 1.0
 
 
+def test_a_torso_leaning_the_whole_time_does_not_tilt_the_ground(scenes):
+    """A boxer's guard: the upper body bent 35 degrees forward about the hips in
+    every frame, the hips moved back so the body's centroid stays over its feet
+    (as people keep their balance). No frame stands straight; the spines would tilt the ground
+    by 35 degrees, the balance lines do not."""
+    poses, up, floor = scenes["S1", "Directions 1", 0]
+    joint = H36M.joint_names.index
+    upper = [joint(n) for n in ("spine", "thorax", "neck", "head", "left_shoulder", "left_elbow",
+                                "left_wrist", "right_shoulder", "right_elbow", "right_wrist")]
+    knees = [joint("left_knee"), joint("right_knee")]
+    above_knees = [j for j in range(H36M.num_joints) if j not in knees and "ankle" not in H36M.joint_names[j]]
+    bent = poses.astype(np.float64)
+    for frame in bent:
+        hips = frame[joint("left_hip")] - frame[joint("right_hip")]
+        axis = np.cross(up, np.cross(hips, up))  # the hip line, made level
+        axis /= np.linalg.norm(axis)
+        angle = np.radians(35.0)  # forward: the right-hand rotation about left-to-right hips
+        k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+        rotation = np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+        centroid = frame.mean(axis=0)
+        frame[upper] = (frame[upper] - frame[0]) @ rotation.T + frame[0]
+        for _ in range(5):  # hips back (knees half as far, feet still) until balanced again
+            shift = frame.mean(axis=0) - centroid
+            level = shift - (shift @ up) * up
+            frame[above_knees] -= level
+            frame[knees] -= level / 2
+    spine = bent[:, joint("neck")] - bent[:, 0]
+    assert np.median([angle_deg(s, up) for s in spine]) > 30  # the spines lean
+    ground = fit_ground(bent)
+    assert angle_deg(ground.normal, up) < 8.0
+    assert abs(ground.height(floor)) < 0.05
+
+
 def test_a_tilted_camera_gives_the_same_world(scenes):
     """Rolling the camera 20 degrees about its axis changes camera space, not the world."""
     poses, up, floor = scenes["S9", "Walking 1", 1]

@@ -21,8 +21,12 @@ How the ground is found, and why it survives real videos:
    -y). Upside-down, lying, sitting or mis-lifted frames do not vote. On
    Human3.6M this is 4.8 degrees from the true vertical (median over actions
    and cameras; the spine alone: 7.2). With fewer than 5 such frames the
-   spines (pelvis to neck) within the cone vote instead; with none, the
-   camera's -y is taken.
+   balance lines vote instead, from the ankles' midpoint to the centroid of
+   all joints, within the cone: a body at rest keeps its centre of mass over
+   its feet, so a torso that leans the whole time (a boxer's guard, a bent-over
+   exercise) does not tilt the ground as its spine would (on the boxing clip
+   the spines said 29 degrees, the balance lines 10). With none, the camera's
+   -y is taken.
 2. *Contacts*: in every person-frame the joint lowest along that up, the one
    most likely to touch the ground (an ankle when standing, a hand or the
    head of a breakdancer in a handstand).
@@ -125,14 +129,17 @@ def upright_direction(poses: np.ndarray, layout: Layout = H36M) -> np.ndarray:
     spine = poses[:, joint("neck")] - poses[:, joint("pelvis")]
     legs = poses[:, joint("pelvis")] - ankles
     body = poses[:, joint("neck")] - ankles
-    sound = (np.linalg.norm(spine, axis=-1) > 1e-6) & (np.linalg.norm(legs, axis=-1) > 1e-6)
-    spine, legs, body = _unit(spine[sound]), _unit(legs[sound]), _unit(body[sound])
+    balance = poses.mean(axis=1) - ankles
+    sound = ((np.linalg.norm(spine, axis=-1) > 1e-6) & (np.linalg.norm(legs, axis=-1) > 1e-6)
+             & (np.linalg.norm(balance, axis=-1) > 1e-6))
+    spine, legs, body, balance = (_unit(v[sound]) for v in (spine, legs, body, balance))
     upright = _angle_deg(spine, camera_up) < UPRIGHT_CONE_DEG
     straight = upright & (np.einsum("nd,nd->n", spine, legs) > np.cos(np.radians(STRAIGHT_DEG)))
     if straight.sum() >= MIN_STANDING_FRAMES:
         return _unit(np.median(body[straight], axis=0))
-    if upright.any():
-        return _unit(np.median(spine[upright], axis=0))
+    balanced = _angle_deg(balance, camera_up) < UPRIGHT_CONE_DEG
+    if balanced.any():
+        return _unit(np.median(balance[balanced], axis=0))
     return camera_up
 
 
