@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn a video (or photo) of people into 3D skeletons with GLA-GCN.
 
-    python demo.py INPUT --out result.mp4 [--csv joints.csv] [--npz joints.npz]
+    python demo.py INPUT --out result.mp4 [--csv joints.csv] [--npz joints.npz] [--html result.html]
 
 Without INPUT it runs on a photo that ships with Ultralytics (bus.jpg), so it
 works offline on a fresh install. docs/demo.md describes the stages and options.
@@ -26,6 +26,7 @@ from glagcn_video.pipeline.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEF
 from glagcn_video.lifter.zoo import DEFAULT_MODEL, ZOO
 from glagcn_video.pipeline.runner import DemoOptions, DemoResult, run_demo
 from glagcn_video.pipeline.track import DEFAULT_TRACKER
+from glagcn_video.pipeline.view import DEFAULT_VIEW, VIEWS
 
 
 def _positive(kind: type):
@@ -53,6 +54,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default: result.mp4)")
     parser.add_argument("--csv", type=Path, help="write joints to this CSV, one row per frame and person")
     parser.add_argument("--npz", type=Path, help="write joints and raw 2D tracks to this NumPy .npz")
+    parser.add_argument("--html", type=Path,
+                        help="write an interactive 3D viewer to this self-contained .html (opens offline; "
+                             "plays the output video in step when it is in the same folder)")
+    parser.add_argument("--view", choices=VIEWS, default=DEFAULT_VIEW,
+                        help="the 3D panel's layout: scene (everyone where they stand, the camera following "
+                             "the people present, plus a small view per person when there are several), "
+                             "people (one view centred on each person), orbit (scene, the camera circling "
+                             f"slowly) (default: {DEFAULT_VIEW})")
     parser.add_argument("--checkpoint", default=DEFAULT_MODEL,
                         help=f"GLA-GCN weights: a shipped model's name ({', '.join(ZOO)}; see "
                              f"models/README.md) or a checkpoint file (default: {DEFAULT_MODEL})")
@@ -122,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                           conf=args.conf, detect_batch=args.detect_batch, runtime=args.runtime,
                           device=args.device,
                           batch_size=args.batch_size, tta=args.tta, rescale=args.rescale, focal=args.focal,
-                          tracker=args.tracker, threads=args.threads)
+                          tracker=args.tracker, threads=args.threads, view=args.view)
     try:
-        result = run_demo(args.input, args.out, args.csv, args.npz, options)
+        result = run_demo(args.input, args.out, args.csv, args.npz, options, html=args.html)
     except (DemoError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,11 +1,13 @@
-"""Rendering: colours at the right pixels, skipped low-score bones, an upright unmirrored 3D view."""
+"""Rendering: colours at the right pixels, skipped low-score bones, an upright unmirrored 3D view on a
+ground grid in metres with named axes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from glagcn_video.pipeline.render import Skeleton3DView, draw_pose_2d, person_color, side_by_side
+from glagcn_video.pipeline.render import (BACKGROUND, Viewpoint, VirtualCamera, blank_panel, draw_axes, draw_ground,
+                                         draw_pose_2d, draw_skeletons_3d, person_color, side_by_side)
 from glagcn_video.skeleton import H36M
 
 J = {name: i for i, name in enumerate(H36M.joint_names)}
@@ -99,11 +101,21 @@ def test_draw_pose_2d_ignores_missing_joints_and_rejects_bad_shapes() -> None:
         draw_pose_2d(frame.astype(np.float32), np.zeros((17, 2)), np.ones(17), person_id=0)
 
 
+def to_world(camera_points: np.ndarray) -> np.ndarray:
+    """Camera axes (x right, y down, z forward) to the world frame of a level camera 1.2 m above
+    the ground (X right, Y up, Z back towards the camera), as ``world.py`` builds it."""
+    return camera_points * [1.0, -1.0, -1.0] + [0.0, 1.2, 0.0]
+
+
+def panel_camera(pose: np.ndarray, width: int = 960, height: int = 720) -> VirtualCamera:
+    return VirtualCamera(Viewpoint(np.array([pose[0, 0], 0.9, pose[0, 2]]), 1.1), width, height)
+
+
 def test_3d_view_is_upright_and_not_mirrored() -> None:
-    pose = facing_pose()
-    view = Skeleton3DView(960, 720)
-    view.set_scene(pose[None])
-    panel = view.render([pose], [0])
+    pose = to_world(facing_pose())
+    camera = panel_camera(pose)
+    panel = blank_panel(960, 720)
+    draw_skeletons_3d(panel, camera, [pose], [0])
     assert panel.shape == (720, 960, 3) and panel.dtype == np.uint8
 
     left, right = person_color(0)
@@ -118,44 +130,65 @@ def test_3d_view_is_upright_and_not_mirrored() -> None:
     assert left_x[np.argmin(left_y)] > right_x.mean()
     # Right foot forward means nearer the elevated viewer, hence lower in the panel.
     assert right_y.max() > left_y.max() + 20
+    # The whole person, 1.65 m tall, fills most of the panel's height.
+    every_y = np.concatenate([left_y, right_y])
+    assert every_y.max() - every_y.min() > 0.6 * 720
 
     # The 2D overlay of the same pose puts each side on the same side of the image.
     frame = np.zeros((720, 1280, 3), dtype=np.uint8)
-    draw_pose_2d(frame, project(pose), np.ones(17), person_id=0)
+    draw_pose_2d(frame, project(facing_pose()), np.ones(17), person_id=0)
     assert np.nonzero(colour_mask(frame, left))[1].mean() > np.nonzero(colour_mask(frame, right))[1].mean()
 
 
-def test_3d_view_empty_scene_shows_a_grid_fading_with_distance() -> None:
-    view = Skeleton3DView(320, 240)
-    panel = view.render([], [])
-    assert panel.shape == (240, 320, 3) and panel.dtype == np.uint8
-    brightness = panel.max(axis=2).astype(int) - np.array(Skeleton3DView.BACKGROUND).max()
-    assert (brightness > 20).sum() > 200
-    # The near half of the grid (bottom of the panel) is brighter than the far half.
-    assert brightness[120:].max() > brightness[:120].max() + 20
-    np.testing.assert_array_equal(panel, view.render([], []))
+def test_ground_grid_is_at_y_zero_in_metres_and_fades_away_from_the_target() -> None:
+    camera = VirtualCamera(Viewpoint(np.array([0.3, 0.9, -4.2]), 1.5), 640, 480)
+    panel = blank_panel(640, 480)
+    draw_ground(panel, camera, reach=4.0, label=False)
+    brightness = panel.max(axis=2).astype(int) - max(BACKGROUND)
+    # Grid crossings at whole metres on y = 0 are lit; the middle of a square is not.
+    def around(x: float, z: float, size: int = 1) -> int:
+        pixels, _ = camera.project(np.array([[x, 0.0, z]]))
+        u, v = np.rint(pixels[0]).astype(int)
+        return int(brightness[v - size:v + size + 1, u - size:u + size + 1].max())
+
+    for x, z, lit in ((0.0, -4.0, True), (1.0, -5.0, True), (0.5, -4.5, False), (-0.5, -3.5, False)):
+        assert (around(x, z) > 30) == lit, (x, z)
+    assert around(0.0, -4.0, 2) > around(3.0, -7.0, 2) + 30
+
+    labelled = blank_panel(640, 480)
+    draw_ground(labelled, camera, reach=4.0)
+    assert (labelled != panel).sum() > 20  # the "1 m" label
 
 
-def test_3d_view_draws_before_set_scene_and_ignores_bad_joints() -> None:
-    pose = facing_pose() - facing_pose()[J["pelvis"]]  # root-relative, the lifter's convention
+def test_axes_are_named_and_y_points_up() -> None:
+    camera = VirtualCamera(Viewpoint(np.zeros(3), 1.0), 400, 300)
+    panel = blank_panel(400, 300)
+    draw_axes(panel, camera)
+    drawn = np.argwhere(panel.max(axis=2) > 120)
+    assert len(drawn) > 40
+    assert drawn[:, 0].min() > 200 and drawn[:, 1].max() < 100  # a small tripod, bottom left
+    # Y points straight up: the top-most thing drawn (the "Y") is above the tripod's foot,
+    # the lowest point of the vertical stroke.
+    top = drawn[drawn[:, 0] == drawn[:, 0].min()]
+    stroke = drawn[np.abs(drawn[:, 1] - top[:, 1].mean()) <= 1]
+    assert stroke[:, 0].max() - top[:, 0].min() > 20
+
+
+def test_3d_drawing_skips_bad_joints_and_rejects_bad_input() -> None:
+    pose = to_world(facing_pose())
     pose[J["left_wrist"]] = np.nan
-    view = Skeleton3DView(320, 240)
-    empty = view.render([], [])
-    assert (view.render([pose], [5]) != empty).any()
-    view.set_scene(np.stack([pose, pose + 0.1]))
-    assert (view.render([pose], [5]) != view.render([], [])).any()
-
-
-def test_3d_view_rejects_bad_input() -> None:
-    view = Skeleton3DView(320, 240)
+    camera = panel_camera(pose, 320, 240)
+    panel = blank_panel(320, 240)
+    draw_skeletons_3d(panel, camera, [pose], [5])
+    assert (panel != blank_panel(320, 240)).any()
     with pytest.raises(ValueError, match=r"\(17, 3\)"):
-        view.render([np.zeros((17, 2))], [0])
+        draw_skeletons_3d(panel, camera, [np.zeros((17, 2))], [0])
     with pytest.raises(ValueError, match="1 poses but 2 person_ids"):
-        view.render([np.zeros((17, 3))], [0, 1])
-    with pytest.raises(ValueError, match=r"\(N, 17, 3\)"):
-        view.set_scene(np.zeros((17, 3)))
-    with pytest.raises(ValueError, match="positive"):
-        Skeleton3DView(0, 240)
+        draw_skeletons_3d(panel, camera, [np.zeros((17, 3))], [0, 1])
+    # A person behind the virtual camera is not drawn at all (no wrapped-around lines).
+    behind = blank_panel(320, 240)
+    draw_skeletons_3d(behind, camera, [pose + camera.eye - pose[0] - 2 * camera.rotation[2]], [5])
+    assert not (behind != blank_panel(320, 240)).any()
 
 
 def test_side_by_side_places_both_and_pads_to_even_size() -> None:

@@ -58,19 +58,19 @@ _PALETTE: tuple[tuple[BGR, BGR, BGR], ...] = tuple(
 )
 
 
-def _shades(person_id: int) -> tuple[BGR, BGR, BGR]:
-    """(left, right, centre) BGR colours for a person ID."""
+def person_shades(person_id: int) -> tuple[BGR, BGR, BGR]:
+    """(left, right, centre) BGR colours of a person ID; the 2D, 3D and HTML views all use these."""
     return _PALETTE[int(person_id) % len(_PALETTE)]
 
 
 def person_color(person_id: int) -> tuple[BGR, BGR]:
     """BGR (left side, right side) colours of a person ID: light and dark shades of its hue."""
-    left, right, _ = _shades(person_id)
+    left, right, _ = person_shades(person_id)
     return left, right
 
 
 @dataclass(frozen=True)
-class _Bones:
+class Bones:
     """A layout's bones as index arrays, with the side (left/right/centre) that colours each."""
 
     child: np.ndarray  # (B,) joint index
@@ -80,7 +80,8 @@ class _Bones:
 
 
 @lru_cache(maxsize=None)
-def _bones(layout: Layout) -> _Bones:
+def skeleton_bones(layout: Layout) -> Bones:
+    """A layout's bones, with the side that colours each (the views share this)."""
     left, right = set(layout.joints_left), set(layout.joints_right)
     joint_side = tuple(
         _LEFT if j in left else _RIGHT if j in right else _CENTRE for j in range(layout.num_joints)
@@ -88,7 +89,7 @@ def _bones(layout: Layout) -> _Bones:
     pairs = [(child, parent) for child, parent in enumerate(layout.parents) if parent >= 0]
     child = np.array([c for c, _ in pairs], dtype=np.intp)
     parent = np.array([p for _, p in pairs], dtype=np.intp)
-    return _Bones(child, parent, tuple(joint_side[c] for c in child), joint_side)
+    return Bones(child, parent, tuple(joint_side[c] for c in child), joint_side)
 
 
 def _check_image(image: np.ndarray, name: str) -> None:
@@ -157,8 +158,8 @@ def draw_pose_2d(
     visible = (confidences >= min_score) & np.isfinite(points).all(axis=1)
     if not visible.any():
         return
-    bones = _bones(layout)
-    shades = _shades(person_id)
+    bones = skeleton_bones(layout)
+    shades = person_shades(person_id)
     fixed = _to_fixed(points)
     thickness = _line_thickness(frame_bgr.shape)
     drawn = [
@@ -186,189 +187,199 @@ def _as_poses(poses: np.ndarray, joints: int, name: str) -> np.ndarray:
     return array
 
 
-def _nice_step(extent: float) -> float:
-    """Grid spacing giving roughly ten lines over ``extent`` metres, from a 1-2-5 series."""
-    for step in (0.25, 0.5, 1.0, 2.0, 5.0, 10.0):
-        if extent / step <= 12:
-            return step
-    return 20.0
+@dataclass(frozen=True)
+class Viewpoint:
+    """Where a virtual camera stands, in the Y-up world frame of ``world.py`` (metres).
 
-
-class Skeleton3DView:
-    """An animated 3D view of skeletons standing on a ground grid, drawn with OpenCV.
-
-    Input poses are in the input camera's frame, metres: x right, y down,
-    z forward. The camera is assumed level, so world up is -y and the ground
-    is a plane y = const, at the lowest ankle of the whole video (bar the
-    0.5 % lowest samples, so one mis-lifted frame cannot float everyone).
-
-    Viewpoint (fixed for the whole video, so only the people move): a virtual
-    perspective camera on the input camera's side of the scene, turned
-    ``AZIMUTH_DEG`` to the input camera's left and raised ``ELEVATION_DEG``,
-    looking at the centre of the scene. Because it looks from the same side
-    as the input camera, nothing is mirrored: whatever is at image-left in the
-    video is at the left of the 3D view, and people facing the camera face the
-    viewer. The grid fades with distance from the virtual camera and bones are
-    drawn far to near, so nearer limbs cover farther ones.
-
-    Before ``set_scene`` the view frames one root-relative person (pelvis at
-    the origin, feet 0.9 m below it), the lifter's own output convention.
+    It looks at ``target`` from ``DISTANCE * radius`` away, turned
+    ``azimuth_deg`` from the input camera's side (world +Z) towards the input
+    camera's left (-X) and raised ``elevation_deg``; its focal length makes a
+    sphere of ``radius`` about the target fill the smaller side of the image
+    (less a margin). Seen from the input camera's side, nothing is mirrored:
+    what is at image-left in the video is at the left of the 3D view.
     """
 
-    AZIMUTH_DEG = 30.0
-    ELEVATION_DEG = 18.0
-    BACKGROUND: BGR = (34, 30, 28)
-    # Grid grey at the nearest and the farthest grid point.
-    _GRID_NEAR = 165
-    _GRID_FAR = 45
-    # Pieces each grid line is cut into so its shade can follow its depth.
-    _GRID_PIECES = 24
-    # Fraction of the panel left empty around the scene, on each side.
-    _FIT_MARGIN = 0.06
-    # Percentiles that bound the scene: a single mis-lifted frame must not
-    # shrink the view or float everyone above the grid.
-    _LOW_PCT, _HIGH_PCT = 0.5, 99.5
-    # Virtual camera distance in radii of the scene's bounding sphere: far
-    # enough that the nearest person is not stretched by perspective.
-    _DISTANCE = 4.0
+    target: np.ndarray  # (3,) world point at the image centre
+    radius: float  # metres
+    azimuth_deg: float = 30.0
+    elevation_deg: float = 18.0
 
-    def __init__(self, width: int, height: int, layout: Layout = H36M) -> None:
-        if int(width) <= 0 or int(height) <= 0:
-            raise ValueError(f"panel size must be positive, got {width}x{height}")
+
+# Camera distance in radii: far enough that the nearest person is not
+# stretched by perspective, near enough to feel three-dimensional.
+DISTANCE = 4.0
+_MARGIN = 0.05  # of the image's half size, left free around the fitted sphere
+
+
+def view_rotation(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
+    """(3, 3) rows: the virtual camera's right, down and forward axes in world axes."""
+    azimuth, elevation = np.radians(azimuth_deg), np.radians(elevation_deg)
+    back = np.array([-np.sin(azimuth) * np.cos(elevation), np.sin(elevation),
+                     np.cos(azimuth) * np.cos(elevation)])
+    right = np.cross(-back, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    return np.stack([right, np.cross(-back, right), -back])
+
+
+class VirtualCamera:
+    """A pinhole camera at a :class:`Viewpoint`, for an image of ``width`` x ``height`` pixels."""
+
+    def __init__(self, viewpoint: Viewpoint, width: int, height: int) -> None:
+        self.viewpoint = viewpoint
         self.width, self.height = int(width), int(height)
-        self.layout = layout
-        self._bones = _bones(layout)
-        self._ankles = [i for i, name in enumerate(layout.joint_names) if "ankle" in name]
-        self._thickness = _line_thickness((self.height, self.width))
-        self._fit(x_range=(-0.8, 0.8), z_range=(-0.8, 0.8), ground=0.9, top=-0.9)
+        self.rotation = view_rotation(viewpoint.azimuth_deg, viewpoint.elevation_deg)
+        self.eye = np.asarray(viewpoint.target, np.float64) - DISTANCE * viewpoint.radius * self.rotation[2]
+        half_angle = np.arcsin(1.0 / DISTANCE)
+        self.focal = min(self.width, self.height) / 2 * (1 - _MARGIN) / np.tan(half_angle)
+        self.principal = np.array([self.width, self.height]) / 2
 
-    def set_scene(self, all_poses: np.ndarray) -> None:
-        """Fixes ground height and view bounds from every pose of the video, (K, J, 3) metres.
-
-        Called once before rendering so that the viewpoint and the grid stay
-        still while people move. Non-finite joints are ignored; with no
-        finite joint at all the default bounds are kept.
-        """
-        poses = _as_poses(all_poses, self.layout.num_joints, "all_poses")
-        joints = poses.reshape(-1, 3)
-        joints = joints[np.isfinite(joints).all(axis=1)]
-        if len(joints) == 0:
-            return
-        feet = poses[:, self._ankles, 1].ravel()
-        feet = feet[np.isfinite(feet)]
-        if len(feet) == 0:  # no ankle in the layout or ever seen: stand on the lowest joint
-            feet = joints[:, 1]
-        low = np.percentile(joints, self._LOW_PCT, axis=0)
-        high = np.percentile(joints, self._HIGH_PCT, axis=0)
-        ground = float(np.percentile(feet, self._HIGH_PCT))
-        self._fit(x_range=(low[0], high[0]), z_range=(low[2], high[2]), ground=ground, top=float(low[1]))
-
-    def _fit(
-        self, x_range: tuple[float, float], z_range: tuple[float, float], ground: float, top: float
-    ) -> None:
-        """Places the virtual camera, scales it to fill the panel, and pre-renders the grid."""
-        extent = max(x_range[1] - x_range[0], z_range[1] - z_range[0], 1.0)
-        step = _nice_step(extent + 1.0)
-        xs = np.arange(np.floor(x_range[0] / step - 1), np.ceil(x_range[1] / step + 1) + 0.5) * step
-        zs = np.arange(np.floor(z_range[0] / step - 1), np.ceil(z_range[1] / step + 1) + 0.5) * step
-        top = min(top, ground - 0.5)
-
-        azimuth, elevation = np.radians(self.AZIMUTH_DEG), np.radians(self.ELEVATION_DEG)
-        # Forward axis of the virtual camera, in input-camera coordinates:
-        # turned toward +x (so the camera stands at the left) and down (+y).
-        forward = np.array(
-            [np.sin(azimuth) * np.cos(elevation), np.sin(elevation), np.cos(azimuth) * np.cos(elevation)]
-        )
-        right = np.cross([0.0, 1.0, 0.0], forward)
-        right /= np.linalg.norm(right)
-        down = np.cross(forward, right)
-        self._rotation = np.stack([right, down, forward])
-
-        box = np.array([[x, y, z] for x in (xs[0], xs[-1]) for y in (ground, top) for z in (zs[0], zs[-1])])
-        centre = box.mean(axis=0)
-        radius = np.linalg.norm(box - centre, axis=1).max()
-        self._eye = centre - self._DISTANCE * radius * forward
-
-        # Focal length and principal point that make the box fill the panel.
-        normalised = self._normalised(box)[0]
-        lo, hi = normalised.min(axis=0), normalised.max(axis=0)
-        usable = np.array([self.width, self.height]) * (1 - 2 * self._FIT_MARGIN)
-        self._focal = float(np.min(usable / np.maximum(hi - lo, 1e-9)))
-        self._principal = np.array([self.width, self.height]) / 2 - self._focal * (lo + hi) / 2
-
-        self._background = self._draw_grid(xs, zs, ground)
-
-    def _normalised(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 3) input-camera points to virtual-camera (x/z, y/z) and depth, one matrix product."""
-        camera = (points - self._eye) @ self._rotation.T
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) world points to pixels (N, 2) and depth (N,); points behind the camera get NaN pixels."""
+        camera = (np.asarray(points, np.float64) - self.eye) @ self.rotation.T
         depth = camera[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return camera[:, :2] / depth[:, None], depth
+            pixels = camera[:, :2] / np.where(depth > 1e-6, depth, np.nan)[:, None]
+        return pixels * self.focal + self.principal, depth
 
-    def _project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 3) input-camera points to panel pixels (N, 2) and depth (N,)."""
-        normalised, depth = self._normalised(points)
-        return normalised * self._focal + self._principal, depth
 
-    def _draw_grid(self, xs: np.ndarray, zs: np.ndarray, ground: float) -> np.ndarray:
-        """The empty panel: grid lines on the ground, each piece shaded by its depth."""
-        image = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        image[:] = self.BACKGROUND
-        t = np.linspace(0.0, 1.0, self._GRID_PIECES + 1)[:, None]
-        lines = [(np.array([x, ground, zs[0]]), np.array([x, ground, zs[-1]])) for x in xs]
-        lines += [(np.array([xs[0], ground, z]), np.array([xs[-1], ground, z])) for z in zs]
-        points = np.concatenate([start + t * (end - start) for start, end in lines])
-        pixels, depth = self._project(points)
-        near, far = depth.min(), depth.max()
-        shade = self._GRID_NEAR + (self._GRID_FAR - self._GRID_NEAR) * (depth - near) / max(far - near, 1e-9)
-        fixed = _to_fixed(pixels)
-        per_line = self._GRID_PIECES + 1
-        for line in range(len(lines)):
-            for k in range(line * per_line, (line + 1) * per_line - 1):
-                grey = round((shade[k] + shade[k + 1]) / 2)
-                cv2.line(image, fixed[k], fixed[k + 1], (grey, grey, grey), 1, cv2.LINE_AA, _SHIFT)
-        return image
+BACKGROUND: BGR = (34, 30, 28)
+_GRID_BRIGHT = 150  # grey of the grid at the target; it fades into the background with distance
+_GRID_LEVELS = 6  # grey levels the fade is quantised to (one polyline call each)
+_GRID_PIECE_M = 0.5  # grid lines are cut into pieces this long so their shade can follow the fade
+GRID_STEP_M = 1.0  # the ground grid's squares, metres
 
-    def render(self, poses: list[np.ndarray], person_ids: list[int]) -> np.ndarray:
-        """Draws this frame's skeletons, each (J, 3) metres, as a (height, width, 3) uint8 BGR panel."""
-        if len(poses) != len(person_ids):
-            raise ValueError(f"got {len(poses)} poses but {len(person_ids)} person_ids")
-        image = self._background.copy()
-        if len(poses) == 0:
-            return image
-        joints = self.layout.num_joints
-        for pose in poses:
-            if np.shape(pose) != (joints, 3):
-                raise ValueError(f"each pose must have shape ({joints}, 3) in metres, got {np.shape(pose)}")
-        stacked = np.asarray(poses, dtype=np.float64)
-        pixels, depth = self._project(stacked.reshape(-1, 3))
-        depth = depth.reshape(len(poses), joints)
-        usable = (depth > 1e-6) & np.isfinite(pixels).all(axis=1).reshape(len(poses), joints)
-        fixed = _to_fixed(pixels.reshape(len(poses), joints, 2))
 
-        child, parent = self._bones.child, self._bones.parent
-        bone_depth = depth[:, child] + depth[:, parent]
-        drawable = usable[:, child] & usable[:, parent]
-        people, bones = np.nonzero(drawable)
-        order = np.argsort(-bone_depth[people, bones], kind="stable")
-        shades = [_shades(person_id) for person_id in person_ids]
-        for person, bone in zip(people[order].tolist(), bones[order].tolist()):
-            cv2.line(
-                image,
-                fixed[person][child[bone]],
-                fixed[person][parent[bone]],
-                shades[person][self._bones.bone_side[bone]],
-                self._thickness,
-                cv2.LINE_AA,
-                _SHIFT,
-            )
-        for person, person_id in enumerate(person_ids):
-            shown = np.flatnonzero(usable[person]).tolist()
-            if shown:
-                anchor = fixed[person][_label_joint(self.layout, shown, fixed[person])]
-                _draw_label(image, str(person_id), anchor, shades[person][_CENTRE])
-        return image
+def draw_ground(image: np.ndarray, camera: VirtualCamera, reach: float, label: bool = True) -> None:
+    """The ground (world y = 0) as a grid of 1 m squares within ``reach`` metres of the
+    camera's target, fading with distance from it, and (``label``) a ``1 m`` label on
+    the near edge of the square under the target."""
+    target = camera.viewpoint.target
+    lines = []
+    low = np.floor((target[[0, 2]] - reach) / GRID_STEP_M) * GRID_STEP_M
+    high = np.ceil((target[[0, 2]] + reach) / GRID_STEP_M) * GRID_STEP_M
+    pieces = max(1, int(np.ceil((high - low).max() / _GRID_PIECE_M)))
+    t = np.linspace(0.0, 1.0, pieces + 1)
+    for axis in (0, 1):  # lines of constant x, then of constant z
+        for value in np.arange(low[axis], high[axis] + GRID_STEP_M / 2, GRID_STEP_M):
+            along = low[1 - axis] + t * (high[1 - axis] - low[1 - axis])
+            xz = np.stack([np.full_like(along, value), along], axis=1)
+            lines.append(xz if axis == 0 else xz[:, ::-1])
+    xz = np.stack(lines)  # (L, pieces + 1, 2)
+    points = np.stack([xz[..., 0], np.zeros(xz.shape[:2]), xz[..., 1]], axis=-1).reshape(-1, 3)
+    pixels, _ = camera.project(points)
+    fixed = np.asarray(_to_fixed(pixels), np.int32).reshape(len(lines), pieces + 1, 2)
+    finite = np.isfinite(pixels).all(axis=1).reshape(len(lines), pieces + 1)
+    middle = (xz[:, 1:] + xz[:, :-1]) / 2
+    fade = 1 - (np.linalg.norm(middle - target[[0, 2]], axis=-1) / reach) ** 2
+    level = np.floor(np.clip(fade, 0, 1) * _GRID_LEVELS).astype(int)  # (L, pieces); 0: not drawn
+    background = np.array(BACKGROUND, float)
+    for shade in range(1, _GRID_LEVELS + 1):
+        lines_at, pieces_at = np.nonzero((level == shade) & finite[:, 1:] & finite[:, :-1])
+        if not len(lines_at):
+            continue
+        segments = np.stack([fixed[lines_at, pieces_at], fixed[lines_at, pieces_at + 1]], axis=1)
+        grey = background + (_GRID_BRIGHT - background) * shade / _GRID_LEVELS
+        cv2.polylines(image, list(segments), False, tuple(round(g) for g in grey), 1, cv2.LINE_AA, _SHIFT)
+    if label:
+        _label_square(image, camera)
 
+
+def _label_square(image: np.ndarray, camera: VirtualCamera) -> None:
+    """Writes ``1 m`` under the midpoint of a grid edge: of those in view at least 1 m
+    from the target (clear of the feet of a person there), the nearest to it (nearer
+    the viewer on a tie), so the label sits where the grid is bright."""
+    scale = max(0.4, min(image.shape[:2]) / 1600)
+    (width, height), _ = cv2.getTextSize("1 m", _TEXT_FONT, scale, 1)
+    target = camera.viewpoint.target[[0, 2]]
+    corner = np.floor(target / GRID_STEP_M) * GRID_STEP_M
+    steps = np.arange(-2, 4) * GRID_STEP_M
+    a, b = np.meshgrid(steps, steps + GRID_STEP_M / 2)
+    middles = np.concatenate([np.stack([a.ravel(), b.ravel()], 1), np.stack([b.ravel(), a.ravel()], 1)])
+    middles = middles + corner
+    pixels, depth = camera.project(np.stack([middles[:, 0], np.zeros(len(middles)), middles[:, 1]], 1))
+    inside = (np.isfinite(pixels).all(axis=1) & (pixels[:, 0] > width) & (pixels[:, 0] < image.shape[1] - width)
+              & (pixels[:, 1] > height) & (pixels[:, 1] < image.shape[0] - 2 * height - 4))
+    if not inside.any():
+        return
+    distance = np.round(np.linalg.norm(middles - target, axis=1), 1)
+    best = min(np.flatnonzero(inside), key=lambda i: (distance[i] < 1.0, distance[i], depth[i]))
+    x, y = np.rint(pixels[best] + [-width / 2, height + 4]).astype(int)
+    cv2.putText(image, "1 m", (int(x), int(y)), _TEXT_FONT, scale, (_GRID_BRIGHT,) * 3, 1, cv2.LINE_AA)
+
+
+def draw_axes(image: np.ndarray, camera: VirtualCamera) -> None:
+    """The world axes X, Y (up), Z as a small labelled tripod in the bottom-left corner."""
+    size = max(12, min(image.shape[:2]) // 16)
+    scale = max(0.35, size / 60)
+    origin = np.array([size * 1.4, image.shape[0] - size * 1.4])
+    grey = (200, 200, 200)
+    for axis, name in enumerate(("X", "Y", "Z")):
+        direction = camera.rotation[:2, axis]  # the world axis in image (right, down) terms
+        tip = origin + size * direction
+        cv2.line(image, tuple(np.rint(origin).astype(int)), tuple(np.rint(tip).astype(int)), grey, 1,
+                 cv2.LINE_AA)
+        (width, height), _ = cv2.getTextSize(name, _TEXT_FONT, scale, 1)
+        text = origin + (size + 6) * direction + [-width / 2, height / 2]
+        cv2.putText(image, name, tuple(np.rint(text).astype(int)), _TEXT_FONT, scale, grey, 1, cv2.LINE_AA)
+
+
+_SHADOW_RADIUS_M = 0.3
+_SHADOW_POINTS = 16
+
+
+def draw_shadows(image: np.ndarray, camera: VirtualCamera, poses: list[np.ndarray],
+                 person_ids: list[int]) -> None:
+    """A ring on the ground under each person's pelvis (joint 0), in a dim shade of their
+    colour: shows where they stand, and how high above the ground they are when they jump."""
+    angles = np.linspace(0.0, 2 * np.pi, _SHADOW_POINTS, endpoint=False)
+    ring = _SHADOW_RADIUS_M * np.stack([np.cos(angles), np.zeros_like(angles), np.sin(angles)], axis=1)
+    for pose, person_id in zip(poses, person_ids):
+        root = np.asarray(pose, np.float64)[0]
+        if not np.isfinite(root).all():
+            continue
+        pixels, _ = camera.project(ring + [root[0], 0.0, root[2]])
+        if np.isfinite(pixels).all():
+            dim = tuple(c // 2 for c in person_shades(person_id)[_CENTRE])
+            cv2.polylines(image, [np.asarray(_to_fixed(pixels), np.int32)], True, dim, 1, cv2.LINE_AA, _SHIFT)
+
+
+def draw_skeletons_3d(image: np.ndarray, camera: VirtualCamera, poses: list[np.ndarray],
+                      person_ids: list[int], layout: Layout = H36M) -> None:
+    """Each person's (J, 3) world pose, bones drawn far to near so nearer limbs cover
+    farther ones, and their ID above the head. Non-finite joints are skipped."""
+    if len(poses) != len(person_ids):
+        raise ValueError(f"got {len(poses)} poses but {len(person_ids)} person_ids")
+    if not poses:
+        return
+    joints = layout.num_joints
+    for pose in poses:
+        if np.shape(pose) != (joints, 3):
+            raise ValueError(f"each pose must have shape ({joints}, 3) in metres, got {np.shape(pose)}")
+    pixels, depth = camera.project(np.asarray(poses, np.float64).reshape(-1, 3))
+    depth = depth.reshape(len(poses), joints)
+    usable = np.isfinite(pixels).all(axis=1).reshape(len(poses), joints)
+    fixed = _to_fixed(pixels.reshape(len(poses), joints, 2))
+    bones = skeleton_bones(layout)
+    child, parent = bones.child, bones.parent
+    people, drawn = np.nonzero(usable[:, child] & usable[:, parent])
+    order = np.argsort(-(depth[people, child[drawn]] + depth[people, parent[drawn]]), kind="stable")
+    shades = [person_shades(person_id) for person_id in person_ids]
+    thickness = _line_thickness(image.shape)
+    for person, bone in zip(people[order].tolist(), drawn[order].tolist()):
+        cv2.line(image, fixed[person][child[bone]], fixed[person][parent[bone]],
+                 shades[person][bones.bone_side[bone]], thickness, cv2.LINE_AA, _SHIFT)
+    for person, person_id in enumerate(person_ids):
+        shown = np.flatnonzero(usable[person]).tolist()
+        if shown:
+            anchor = fixed[person][_label_joint(layout, shown, fixed[person])]
+            _draw_label(image, str(person_id), anchor, shades[person][_CENTRE])
+
+
+def blank_panel(width: int, height: int) -> np.ndarray:
+    """An empty 3D view: the background colour."""
+    image = np.empty((int(height), int(width), 3), np.uint8)
+    image[:] = BACKGROUND
+    return image
 
 def side_by_side(frame_bgr: np.ndarray, panel_bgr: np.ndarray) -> np.ndarray:
     """The frame with the 3D panel on its right, padded with black to even width and height for H.264."""

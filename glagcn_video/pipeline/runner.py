@@ -36,13 +36,16 @@ from ..lifter.zoo import DEFAULT_MODEL, ZOO, resolve_checkpoint
 from ..skeleton import H36M
 from .detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
 from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
+from .html_viewer import HTML_SUFFIXES, write_html
 from .keypoints import clean_tracks
 from .lift import match_training_scale
 from .position import default_focal, fit_translation, smooth_depth
-from .render import Skeleton3DView, draw_pose_2d, side_by_side
+from .render import draw_pose_2d, side_by_side
 from .timebase import model_times, resample
 from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
 from .video import VIDEO_SUFFIXES, VideoInfo, VideoReader, open_video_writer
+from .view import DEFAULT_VIEW, Panel3D, WorldTrack
+from .world import WorldFrame, estimate_world_frame
 
 T = TypeVar("T")
 _DONE = object()
@@ -66,6 +69,7 @@ class DemoOptions:
     focal: float | None = None  # pixels; None: the image diagonal
     tracker: str = DEFAULT_TRACKER
     threads: int | None = None  # PyTorch CPU threads while the demo runs; None: every usable core
+    view: str = DEFAULT_VIEW  # the 3D panel's layout (view.VIEWS)
 
 
 @dataclass
@@ -107,6 +111,7 @@ class DemoResult:
     # detect, track, keypoints, lift, render, encode, export
     outputs: list[Path] = field(default_factory=list)
     detector_runtime: str = "torch"  # what ran the detector: torch or openvino
+    world: WorldFrame = field(default_factory=WorldFrame.identity_camera)  # ground and Y-up axes
 
     @property
     def fps(self) -> float:
@@ -217,32 +222,34 @@ def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float, res
     return Person(track.person_id, track.frames, track.keypoints, track.scores, poses, root)
 
 
-def render_video(reader: VideoReader, people: list[Person], out: Path, num_frames: int,
-                 clock: StageClock, progress: bool = True) -> None:
-    """Pass 2: each frame with its 2D skeletons, beside a square 3D panel."""
+def world_tracks(people: list[Person], world: WorldFrame) -> list[WorldTrack]:
+    """The people in world axes, each with its evidence (summed joint scores) for the 3D views."""
+    return [WorldTrack(p.person_id, p.frames, world.to_world(p.joints_3d), float(p.scores.sum()))
+            for p in people]
+
+
+def render_video(reader: VideoReader, people: list[Person], world: WorldFrame, out: Path, num_frames: int,
+                 clock: StageClock, view: str = DEFAULT_VIEW, progress: bool = True) -> None:
+    """Pass 2: each frame with its 2D skeletons, beside a square 3D panel in world axes."""
     height, width = reader.info.height, reader.info.width
-    view = Skeleton3DView(height, height)
-    if people:
-        view.set_scene(np.concatenate([p.joints_3d for p in people]))
-    out_h, out_w = side_by_side(np.zeros((height, width, 3), np.uint8), view.render([], [])).shape[:2]
+    panel = Panel3D(height, height, world_tracks(people, world), num_frames, reader.info.fps, view)
+    out_h, out_w = side_by_side(np.zeros((height, width, 3), np.uint8), panel.render(0)).shape[:2]
     with open_video_writer(out, out_w, out_h, reader.info.fps) as writer:
         frames = tqdm(clock.iterate("decode", reader), desc="render+encode", total=num_frames,
                       unit="frame", disable=not progress)
         for index, frame in enumerate(frames):
             with clock("render"):
-                present = [(p, index - p.frames[0]) for p in people
-                           if p.frames[0] <= index <= p.frames[-1]]
-                for person, row in present:
-                    draw_pose_2d(frame, person.keypoints_2d[row], person.scores[row], person.person_id)
-                panel = view.render([p.joints_3d[row] for p, row in present],
-                                    [p.person_id for p, _ in present])
-                composed = side_by_side(frame, panel)
+                for person in people:
+                    if person.frames[0] <= index <= person.frames[-1]:
+                        row = index - person.frames[0]
+                        draw_pose_2d(frame, person.keypoints_2d[row], person.scores[row], person.person_id)
+                composed = side_by_side(frame, panel.render(index))
             with clock("encode"):
                 writer.write(composed)
 
 
-def _check_outputs(video: Path, out: Path, csv: Path | None, npz: Path | None) -> None:
-    named = [(out, VIDEO_SUFFIXES), (csv, CSV_SUFFIXES), (npz, NPZ_SUFFIXES)]
+def _check_outputs(video: Path, out: Path, csv: Path | None, npz: Path | None, html: Path | None) -> None:
+    named = [(out, VIDEO_SUFFIXES), (csv, CSV_SUFFIXES), (npz, NPZ_SUFFIXES), (html, HTML_SUFFIXES)]
     seen = {video.resolve()}
     for path, suffixes in ((p, s) for p, s in named if p is not None):
         check_output_path(path, suffixes)
@@ -253,8 +260,9 @@ def _check_outputs(video: Path, out: Path, csv: Path | None, npz: Path | None) -
 
 def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.PathLike | None = None,
              npz: str | os.PathLike | None = None, options: DemoOptions | None = None,
-             progress: bool = True) -> DemoResult:
-    """Run every stage on ``video`` and write ``out`` (and ``csv``, ``npz`` if given).
+             progress: bool = True, html: str | os.PathLike | None = None) -> DemoResult:
+    """Run every stage on ``video`` and write ``out`` (and ``csv``, ``npz``, the
+    interactive viewer ``html`` if given).
 
     Inputs, outputs, checkpoint, detector and tracker are all checked before
     the slow work starts; any problem raises :class:`DemoError` (or
@@ -266,18 +274,19 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pat
     # two cores, for its training); the demo's stages run one at a time, so
     # each gets every core unless told otherwise.
     with torch_threads(options.threads or usable_cores()):
-        return _run_demo(video, out, csv, npz, options, progress)
+        return _run_demo(video, out, csv, npz, html, options, progress)
 
 
 def _run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.PathLike | None,
-              npz: str | os.PathLike | None, options: DemoOptions, progress: bool) -> DemoResult:
+              npz: str | os.PathLike | None, html: str | os.PathLike | None, options: DemoOptions,
+              progress: bool) -> DemoResult:
     out = Path(out)
-    csv_path, npz_path = (Path(p) if p is not None else None for p in (csv, npz))
+    csv_path, npz_path, html_path = (Path(p) if p is not None else None for p in (csv, npz, html))
     timings: dict[str, float] = {}
     clock = StageClock(timings)
     with clock("load"):
         reader = VideoReader(video)
-        _check_outputs(reader.path, out, csv_path, npz_path)
+        _check_outputs(reader.path, out, csv_path, npz_path, html_path)
         device = resolve_device(options.device)
         tracker = PersonTracker(options.tracker, reader.info.fps)
         lifter = load_lifter(options.checkpoint, device, options.batch_size, options.tta)
@@ -292,12 +301,15 @@ def _run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pa
     with clock("lift"):
         people = [lift_track(t, lifter, info, focal, options.rescale)
                   for t in tqdm(segments, desc="lift", unit="track", disable=not progress)]
+        # The first person to appear comes first: their first pelvis is the world's origin.
+        first_seen = sorted(people, key=lambda p: (int(p.frames[0]), p.person_id))
+        world = estimate_world_frame([p.joints_3d for p in first_seen])
     result = DemoResult(info, num_frames, focal, people, raw_tracks, timings,
-                        detector_runtime=detector.runtime)
+                        detector_runtime=detector.runtime, world=world)
 
     written: list[Path] = []
     try:
-        render_video(reader, people, out, num_frames, clock, progress)
+        render_video(reader, people, world, out, num_frames, clock, options.view, progress)
         written.append(out)
         with clock("export"):
             rows = result.rows()
@@ -307,6 +319,9 @@ def _run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.Pa
             if npz_path is not None:
                 write_npz(npz_path, rows, raw_tracks, info.fps, focal)
                 written.append(npz_path)
+            if html_path is not None:
+                write_html(html_path, world_tracks(people, world), num_frames, info.fps, video=out)
+                written.append(html_path)
     except BaseException:
         for path in written:  # all outputs or none
             path.unlink(missing_ok=True)
