@@ -100,7 +100,8 @@ def _check_image(image: np.ndarray, name: str) -> None:
 
 def _to_fixed(points_px: np.ndarray) -> list[list[int]]:
     """Pixel coordinates (..., 2) to the fixed-point integer lists OpenCV wants with ``shift``."""
-    clipped = np.clip(np.nan_to_num(points_px), -_MAX_PIXEL, _MAX_PIXEL)
+    clipped = np.clip(points_px, -_MAX_PIXEL, _MAX_PIXEL)
+    clipped[np.isnan(clipped)] = 0.0  # never drawn (callers skip non-finite points); keeps the cast defined
     return np.rint(clipped * _ONE).astype(np.int64).tolist()
 
 
@@ -254,21 +255,20 @@ def draw_ground(image: np.ndarray, camera: VirtualCamera, reach: float, label: b
     camera's target, fading with distance from it, and (``label``) a ``1 m`` label on
     the near edge of the square under the target."""
     target = camera.viewpoint.target
-    lines = []
     low = np.floor((target[[0, 2]] - reach) / GRID_STEP_M) * GRID_STEP_M
     high = np.ceil((target[[0, 2]] + reach) / GRID_STEP_M) * GRID_STEP_M
     pieces = max(1, int(np.ceil((high - low).max() / _GRID_PIECE_M)))
     t = np.linspace(0.0, 1.0, pieces + 1)
-    for axis in (0, 1):  # lines of constant x, then of constant z
-        for value in np.arange(low[axis], high[axis] + GRID_STEP_M / 2, GRID_STEP_M):
-            along = low[1 - axis] + t * (high[1 - axis] - low[1 - axis])
-            xz = np.stack([np.full_like(along, value), along], axis=1)
-            lines.append(xz if axis == 0 else xz[:, ::-1])
-    xz = np.stack(lines)  # (L, pieces + 1, 2)
+    xs, zs = (np.arange(low[k], high[k] + GRID_STEP_M / 2, GRID_STEP_M) for k in (0, 1))
+    along_x, along_z = low[0] + t * (high[0] - low[0]), low[1] + t * (high[1] - low[1])
+    xz = np.concatenate([  # (lines, pieces + 1, 2): lines of constant x, then of constant z
+        np.stack(np.broadcast_arrays(xs[:, None], along_z[None]), axis=-1),
+        np.stack(np.broadcast_arrays(along_x[None], zs[:, None]), axis=-1)])
+    lines = len(xz)
     points = np.stack([xz[..., 0], np.zeros(xz.shape[:2]), xz[..., 1]], axis=-1).reshape(-1, 3)
     pixels, _ = camera.project(points)
-    fixed = np.asarray(_to_fixed(pixels), np.int32).reshape(len(lines), pieces + 1, 2)
-    finite = np.isfinite(pixels).all(axis=1).reshape(len(lines), pieces + 1)
+    fixed = np.asarray(_to_fixed(pixels), np.int32).reshape(lines, pieces + 1, 2)
+    finite = np.isfinite(pixels).all(axis=1).reshape(lines, pieces + 1)
     middle = (xz[:, 1:] + xz[:, :-1]) / 2
     fade = 1 - (np.linalg.norm(middle - target[[0, 2]], axis=-1) / reach) ** 2
     level = np.floor(np.clip(fade, 0, 1) * _GRID_LEVELS).astype(int)  # (L, pieces); 0: not drawn
@@ -375,11 +375,17 @@ def draw_skeletons_3d(image: np.ndarray, camera: VirtualCamera, poses: list[np.n
             _draw_label(image, str(person_id), anchor, shades[person][_CENTRE])
 
 
-def blank_panel(width: int, height: int) -> np.ndarray:
-    """An empty 3D view: the background colour."""
-    image = np.empty((int(height), int(width), 3), np.uint8)
-    image[:] = BACKGROUND
+@lru_cache(maxsize=8)
+def _blank(width: int, height: int) -> np.ndarray:
+    image = np.empty((height, width, 3), np.uint8)
+    image[:] = BACKGROUND  # slow (a broadcast per pixel), hence done once per size
+    image.flags.writeable = False
     return image
+
+
+def blank_panel(width: int, height: int) -> np.ndarray:
+    """An empty 3D view: the background colour (a copy of a cached one)."""
+    return _blank(int(width), int(height)).copy()
 
 def side_by_side(frame_bgr: np.ndarray, panel_bgr: np.ndarray) -> np.ndarray:
     """The frame with the 3D panel on its right, padded with black to even width and height for H.264."""

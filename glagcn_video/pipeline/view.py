@@ -85,12 +85,13 @@ class WorldTrack:
 
     @cached_property
     def height_range(self) -> tuple[float, float]:
-        """(low, top): where this person's lowest joint usually is (at most the
-        ground) and their usual standing height, robust to jumps and handstands."""
+        """(low, top): how high this person's lowest joint usually is (about the
+        ground, or the top of whatever they stand on) and their usual standing
+        height, robust to jumps and handstands."""
         finite = self.joints[np.isfinite(self.joints).all(axis=(1, 2))]
         if not len(finite):
             return 0.0, 1.8
-        low = min(0.0, float(np.percentile(finite[..., 1].min(axis=1), 100 - _STAND_PCT)))
+        low = float(np.percentile(finite[..., 1].min(axis=1), 100 - _STAND_PCT))
         top = float(np.percentile(finite[..., 1].max(axis=1), _STAND_PCT))
         return low, max(top, low + 1.0)
 
@@ -279,7 +280,7 @@ class Panel3D:
         panel = blank_panel(self.width, self.height)
         present = self.present[frame] if 0 <= frame < len(self.present) else []
         if self.scene_height:
-            scene = blank_panel(self.width, self.scene_height)
+            scene = panel[:self.scene_height]  # whole rows: contiguous, OpenCV draws on it in place
             camera = VirtualCamera(self.scene_viewpoint(frame), self.width, self.scene_height)
             draw_ground(scene, camera, reach=2.5 * camera.viewpoint.radius)
             poses = [self.tracks[i].joints[row] for i, row in present]
@@ -287,7 +288,6 @@ class Panel3D:
             draw_shadows(scene, camera, poses, ids)
             draw_skeletons_3d(scene, camera, poses, ids, self.layout)
             draw_axes(scene, camera)
-            panel[:self.scene_height] = scene
         for index, row in present:
             slot = self.slots[index]
             if slot is not None:
