@@ -14,10 +14,34 @@ import torch
 from conftest import shared_path
 from glagcn_video.lifter.checkpoint import save_checkpoint
 from glagcn_video.lifter.model import GLAGCN
+from glagcn_video.pipeline.view import WorldTrack
 from glagcn_video.skeleton import H36M
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo.py"
+
+# A person standing, facing the camera, world axes (X right, Y up, Z towards the
+# camera), pelvis 0.93 m above the ground, ankles 0.05 m above it.
+STANDING = np.array([
+    [0.00, 0.93, 0.00], [-0.13, 0.93, 0.00], [-0.14, 0.49, 0.02], [-0.15, 0.05, 0.05],
+    [0.13, 0.93, 0.00], [0.14, 0.49, 0.02], [0.15, 0.05, 0.05], [0.00, 1.16, 0.02],
+    [0.00, 1.41, 0.00], [0.00, 1.50, 0.06], [0.00, 1.63, 0.02], [0.18, 1.39, 0.00],
+    [0.22, 1.13, 0.02], [0.24, 0.89, 0.03], [-0.18, 1.39, 0.00], [-0.22, 1.13, 0.02],
+    [-0.24, 0.89, 0.03],
+])
+
+
+def walker(person_id: int, frames: range, start: tuple[float, float], velocity: tuple[float, float],
+           weight: float | None = None, fps: float = 30.0) -> WorldTrack:
+    """A person walking in a straight line on the ground (metres, metres per second), arms swinging."""
+    t = (np.arange(len(frames)) / fps)[:, None]
+    xz = np.asarray(start) + t * np.asarray(velocity)
+    joints = np.repeat(STANDING[None], len(frames), axis=0)
+    joints[:, [13, 16], 2] += 0.2 * np.sin(2 * np.pi * t) * [1, -1]
+    joints[:, :, [0, 2]] += xz[:, None]
+    return WorldTrack(person_id, np.array(frames), joints, weight if weight is not None else 15.0 * len(frames))
+
+
 def shared_video(name: str) -> Path:
     """A real clip from the development share, or skip: it is not in a user's clone."""
     return shared_path(f"videos/{name}")

@@ -9,31 +9,11 @@ import pytest
 from glagcn_video.pipeline.render import VirtualCamera, person_shades
 from glagcn_video.pipeline.view import (MAX_PAN, MAX_ZOOM, ORBIT_DEG_PER_S, STRIP_TILES, VIEWS, Panel3D,
                                         WorldTrack, assign_slots, follow)
+from demo_support import STANDING, walker
 from glagcn_video.pipeline.world import ANKLE_HEIGHT, estimate_world_frame
 from glagcn_video.skeleton import H36M
 
 FPS = 30.0
-
-# A person standing, facing the camera, world axes (X right, Y up, Z towards the
-# camera), pelvis 0.93 m above the ground, ankles 0.05 m above it.
-STANDING = np.array([
-    [0.00, 0.93, 0.00], [-0.13, 0.93, 0.00], [-0.14, 0.49, 0.02], [-0.15, 0.05, 0.05],
-    [0.13, 0.93, 0.00], [0.14, 0.49, 0.02], [0.15, 0.05, 0.05], [0.00, 1.16, 0.02],
-    [0.00, 1.41, 0.00], [0.00, 1.50, 0.06], [0.00, 1.63, 0.02], [0.18, 1.39, 0.00],
-    [0.22, 1.13, 0.02], [0.24, 0.89, 0.03], [-0.18, 1.39, 0.00], [-0.22, 1.13, 0.02],
-    [-0.24, 0.89, 0.03],
-])
-
-
-def walker(person_id: int, frames: range, start: tuple[float, float], velocity: tuple[float, float],
-           weight: float | None = None) -> WorldTrack:
-    """A person walking in a straight line on the ground (metres, metres per second), arms swinging."""
-    t = (np.arange(len(frames)) / FPS)[:, None]
-    xz = np.asarray(start) + t * np.asarray(velocity)
-    joints = np.repeat(STANDING[None], len(frames), axis=0)
-    joints[:, [13, 16], 2] += 0.2 * np.sin(2 * np.pi * t) * [1, -1]
-    joints[:, :, [0, 2]] += xz[:, None]
-    return WorldTrack(person_id, np.array(frames), joints, weight if weight is not None else 15.0 * len(frames))
 
 
 def person_rows(panel: np.ndarray, person_id: int, tolerance: float = 40.0) -> np.ndarray:

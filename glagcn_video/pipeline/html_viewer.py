@@ -127,8 +127,7 @@ def build_figure(tracks: list[WorldTrack], num_frames: int, fps: float,
 
     # Frames as plain dicts with the arrays already in plotly's base64 form:
     # validating thousands of go.Frame objects would take longer than the video.
-    nothing = _typed(np.zeros(0, np.float32))
-    blank = {"x": nothing, "y": nothing, "z": nothing}
+    blank: dict = {"x": [], "y": [], "z": []}  # a person not in this frame
     rows = [{int(f): r for r, f in enumerate(t.frames)} for t in tracks]
     frames = []
     for frame in kept.tolist():
@@ -151,7 +150,7 @@ def build_figure(tracks: list[WorldTrack], num_frames: int, fps: float,
     play = dict(frame=dict(duration=1000 * (kept[1] - kept[0] if len(kept) > 1 else 1) / fps, redraw=True),
                 transition=dict(duration=0), fromcurrent=True, mode="immediate")
     pause = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
-    back = view_rotation(AZIMUTH_DEG, ELEVATION_DEG)[2] * -2.0
+    back = view_rotation(AZIMUTH_DEG, ELEVATION_DEG)[2] * -1.5
     size = high - low
     figure.update_layout(
         template="plotly_dark", margin=dict(l=0, r=0, t=30, b=0),
