@@ -54,11 +54,15 @@ def test_real_people_are_tracked_lifted_and_exported(tmp_path, checkpoint):
     detector = real_detector_or_skip()
     clip = people_clip(tmp_path / "people.mp4", num_frames=5, fps=10.0)
     done = run_demo(clip, "--out", tmp_path / "out.mp4", "--csv", tmp_path / "out.csv",
-                    "--npz", tmp_path / "out.npz", "--detector", detector, "--checkpoint", checkpoint,
+                    "--npz", tmp_path / "out.npz", "--html", tmp_path / "out.html", "--view", "people",
+                    "--detector", detector, "--checkpoint", checkpoint,
                     "--device", "cpu", "--batch-size", "3", "--threads", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     count, fps, size = decoded(tmp_path / "out.mp4")
     assert (count, size) == (5, (380 + 500, 500)) and fps == pytest.approx(10.0)
+    page = (tmp_path / "out.html").read_text()
+    assert 'videoName = "out.mp4"' in page  # plays the video beside it
+    assert all(f'"name":"{frame}"' in page for frame in range(5))  # one animation frame per video frame
 
     header, rows = read_csv(tmp_path / "out.csv")
     assert header == csv_header()
@@ -68,6 +72,7 @@ def test_real_people_are_tracked_lifted_and_exported(tmp_path, checkpoint):
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
     for person in ids:  # every tracked person is lifted on every frame
         assert [f for f, p in keys if p == person] == [0, 1, 2, 3, 4]
+        assert f'"name":"person {person}"' in page
     for r in rows:
         assert float(r["time_s"]) == pytest.approx(int(r["frame"]) / 10.0, abs=1e-4)
         values = np.array([float(r[c]) for c in header[3:]]).reshape(17, 6)
@@ -128,6 +133,8 @@ BAD_CASES = {
                               "unsupported output extension", None),
     "unknown npz extension": (lambda t, c, k: ([c, "--npz", t / "joints.npy"], t / "joints.npy"),
                               "unsupported output extension", None),
+    "unknown html extension": (lambda t, c, k: ([c, "--html", t / "viewer.json"], t / "viewer.json"),
+                               "unsupported output extension", None),
     "missing output folder": (lambda t, c, k: ([c, "--out", t / "no" / "out.mp4"], t / "no" / "out.mp4"),
                               "does not exist", None),
     "unwritable output folder": (lambda t, c, k: ([c, "--out", unwritable_folder(t) / "out.mp4"],
