@@ -3,13 +3,18 @@ mis-lifted frame cannot shrink, per-person views, and people who fill the panel.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
+import plotly
 import pytest
 
 from glagcn_video.pipeline.render import VirtualCamera, person_shades
+from glagcn_video.pipeline.runner import DemoOptions, run_demo, world_tracks
 from glagcn_video.pipeline.view import (MAX_PAN, MAX_ZOOM, ORBIT_DEG_PER_S, STRIP_TILES, VIEWS, Panel3D,
                                         WorldTrack, assign_slots, follow)
-from demo_support import STANDING, walker
+from demo_support import STANDING, real_detector_or_skip, shared_video, walker
 from glagcn_video.pipeline.world import ANKLE_HEIGHT, estimate_world_frame
 from glagcn_video.skeleton import H36M
 
@@ -145,3 +150,34 @@ def test_an_upside_down_person_is_drawn_standing_on_the_ground_they_touch():
     # The lowest thing drawn is a hand, touching the ground (a joint centre is 5 cm above it).
     assert a_joint_above_it - 6 <= person_rows(image, 1).max() <= ground_row
     assert person_box_height(image, 1) >= 0.5 * 480
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", ["taichi_1person.mp4", "boxing_1person.mp4", "dumbbell_1person.mp4"])
+def test_on_real_clips_one_person_fills_half_the_panel(clip, tmp_path):
+    """The whole demo with the real detector; the 3D panel read back from the output video."""
+    video = shared_video(clip)
+    detector = real_detector_or_skip()
+    out, page = tmp_path / "out.mp4", tmp_path / "out.html"
+    result = run_demo(video, out, options=DemoOptions(detector=detector), progress=False, html=page)
+    main = max(result.people, key=len)
+    height, width = result.video.height, result.video.width
+    shown = set(main.frames.tolist())
+    shares = []
+    capture = cv2.VideoCapture(str(out))
+    for index in range(result.num_frames):
+        ok, frame = capture.read()
+        assert ok, f"frame {index} of {out} does not decode"
+        if index in shown:
+            shares.append(person_box_height(frame[:height, width:width + height], main.person_id) / height)
+    capture.release()
+    shares = np.array(shares)
+    assert len(shares) > 0.9 * result.num_frames
+    assert np.mean(shares >= 0.5) >= 0.9, f"{clip}: median {np.median(shares):.2f}"
+    panel = Panel3D(height, height, world_tracks(result.people, result.world), result.num_frames, result.fps)
+    steps_within_bounds(panel.targets, panel.radii)
+    # The viewer's cost beyond plotly.js, per minute of this video (docs/demo.md, BENCHMARKS.md).
+    library = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").stat().st_size
+    per_minute = (page.stat().st_size - library) / (result.num_frames / result.fps) * 60 / 1e6
+    print(f"{clip}: {per_minute:.2f} MB per minute in the --html page; panel share median {np.median(shares):.2f}")
+    assert per_minute < 3.0
