@@ -238,36 +238,26 @@ def test_checkpoints_within_an_epoch_do_not_change_the_run(run_a, h36m_small, tm
     assert "progress" not in torch.load(folder / "last_epoch.bin", weights_only=True)
 
 
-def test_sigterm_mid_epoch_saves_and_resumes_exactly(run_a, h36m_small, tmp_path, monkeypatch, capsys):
-    """A real SIGTERM (to this process, through the real handler) after batch 5
-    of epoch 2: the run stops after that batch with a mid-epoch checkpoint,
+def test_sigterm_mid_epoch_saves_and_resumes_exactly(run_a, h36m_small, tmp_path, capsys):
+    """A real SIGTERM (through the real handler, in a fresh process) after batch
+    5 of epoch 2: the run stops after that batch with a mid-epoch checkpoint,
     exit code 143, and a resumed run ends with the uninterrupted run's weights."""
     folder = tmp_path / "sigterm"
-    real_train_epoch = train.train_epoch
-
-    def signalled(*a, **kw):
-        pause = kw["pause"]
-        calls = {"n": 0}
-
-        def counting_pause() -> bool:
-            calls["n"] += 1
-            if a[5] == 1 and calls["n"] == 5:  # epoch index 1, fifth batch
-                os.kill(os.getpid(), signal.SIGTERM)
-            return pause()
-        return real_train_epoch(*a, **{**kw, "pause": counting_pause})
-
-    monkeypatch.setattr(train, "train_epoch", signalled)
-    previous = signal.getsignal(signal.SIGTERM)
-    assert train.main(args(h36m_small, folder, "-e", str(EPOCHS), "--checkpoint-frequency", "2")) == 143
-    assert signal.getsignal(signal.SIGTERM) is previous  # the handler is put back
-    assert "SIGTERM: stopped in epoch 2 after 5 of" in capsys.readouterr().out
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "train_sigterm_at_batch.py"), "2", "5",
+                           *args(h36m_small, folder, "-e", str(EPOCHS), "--checkpoint-frequency", "2")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert "SIGTERM: stopped in epoch 2 after 5 of" in done.stdout
+    assert "Traceback" not in done.stderr
     state = torch.load(folder / "last_epoch.bin", weights_only=True)
     assert state["epoch"] == 1 and state["progress"]["batches"] == 5
     assert len(read_log(folder)) == 1
 
-    monkeypatch.setattr(train, "train_epoch", real_train_epoch)
+    previous = signal.getsignal(signal.SIGTERM)
     assert train.main(args(h36m_small, folder, "-e", str(EPOCHS), "--checkpoint-frequency", "2",
                            "-r", "last_epoch.bin")) == 0
+    assert signal.getsignal(signal.SIGTERM) is previous  # the handler is put back
     assert "after epoch 1 at batch 5" in capsys.readouterr().out
     assert_same_weights(run_a / "last_epoch.bin", folder / "last_epoch.bin")
     assert [r["eval_mpjpe_mm"] for r in read_log(run_a)] == [r["eval_mpjpe_mm"] for r in read_log(folder)]
