@@ -1,0 +1,111 @@
+"""BVH export: files read back by an independent parser (pybvh, with its own
+forward kinematics) give the joints they were made from; rotations are
+continuous and the knee and elbow bend about their own hinge axis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybvh
+import pytest
+from scipy.spatial.transform import Rotation
+
+from glagcn_video.pipeline.bvh import (EULER_ORDERS, continuous_euler, euler_to_matrix, hold_untracked,
+                                       motion_from_joints, person_paths, write_bvh)
+from glagcn_video.skeleton import H36M, H36M32_KEPT
+
+FPS = 50.0
+
+
+def y_up(world_z_up: np.ndarray) -> np.ndarray:
+    """Human3.6M's world (Z up) turned to Y up, right-handed: (x, y, z) -> (x, z, -y)."""
+    return np.stack([world_z_up[..., 0], world_z_up[..., 2], -world_z_up[..., 1]], axis=-1).astype(np.float64)
+
+
+def read_back(path) -> tuple[pybvh.Bvh, np.ndarray]:
+    """The file parsed by pybvh and its forward kinematics, (F, 17, 3) in the Human3.6M joint order."""
+    bvh = pybvh.read_bvh_file(path)
+    order = [bvh.joint_names.index(name) for name in H36M.joint_names]
+    return bvh, bvh.joint_positions()[:, order]
+
+
+@pytest.fixture(scope="module")
+def h36m_y_up(h36m_positions_32) -> dict[tuple[str, str], np.ndarray]:
+    return {(subject, action): y_up(poses[:, list(H36M32_KEPT)])
+            for subject, actions in h36m_positions_32.items()
+            for action, poses in actions.items() if action in ("Walking 1", "Directions 1")}
+
+
+def test_human36m_motion_read_back_by_pybvh_lands_on_the_joints(h36m_y_up, tmp_path):
+    for (subject, action), joints in h36m_y_up.items():
+        path = tmp_path / f"{subject}_{action.replace(' ', '_')}.bvh"
+        write_bvh(path, motion_from_joints(joints, FPS))
+        bvh, fk = read_back(path)
+        assert bvh.frame_count == len(joints) and bvh.frame_time == pytest.approx(1 / FPS)
+        assert [bvh.joint_names.index(n) for n in H36M.joint_names] == list(range(17))
+        parents = {j.name: j.parent.name for j in bvh.nodes if not j.is_end_site() and j.parent is not None}
+        assert parents == {H36M.joint_names[c]: H36M.joint_names[p] for c, p in enumerate(H36M.parents) if p >= 0}
+        error = np.linalg.norm(fk - joints, axis=-1)
+        assert error.mean() < 0.015, (subject, action, error.mean(0))
+        assert error[:, :9].mean() < 0.006  # legs and spine: single-child chains, exact up to bone lengths
+        # Constant bones of the median length.
+        bones = np.linalg.norm(fk[:, 1:] - fk[:, list(H36M.parents[1:])], axis=-1)
+        median = np.median(np.linalg.norm(joints[:, 1:] - joints[:, list(H36M.parents[1:])], axis=-1), axis=0)
+        np.testing.assert_allclose(bones, np.broadcast_to(median, bones.shape), atol=2e-5)
+
+
+def test_euler_angles_follow_the_bvh_convention_and_round_trip():
+    """BVH reads "Zrotation Yrotation Xrotation" as Rz @ Ry @ Rx (intrinsic);
+    scipy, independently, agrees, and extraction gives the matrices back."""
+    rng = np.random.default_rng(1)
+    matrices = Rotation.random(300, random_state=2).as_matrix()
+    for order in sorted(set(EULER_ORDERS)) + ["XYZ", "YZX"]:
+        angles = rng.uniform(-3, 3, size=(50, 3)) * [1, 0.5, 1]
+        np.testing.assert_allclose(euler_to_matrix(angles, order), Rotation.from_euler(order, angles).as_matrix(),
+                                   atol=1e-12)
+        back = continuous_euler(matrices, order)
+        np.testing.assert_allclose(euler_to_matrix(back, order), matrices, atol=1e-9)
+
+
+def test_a_spinning_dancer_and_a_deep_knee_bend_stay_continuous(h36m_y_up):
+    """Two full turns about world up (the root's heading passes +-180 twice)
+    and a knee bending to 150 degrees (past the 90 of a gimbal lock in some
+    orders): every angle curve moves in small steps and keeps counting."""
+    pose = h36m_y_up["S1", "Directions 1"][0]
+    frames = 200
+    turn = np.linspace(0, 4 * np.pi, frames)
+    spin = Rotation.from_rotvec(turn[:, None] * [0.0, 1.0, 0.0]).as_matrix()
+    joints = np.einsum("fij,kj->fki", spin, pose - pose[0]) + pose[0]
+    knee, ankle = H36M.joint_names.index("left_knee"), H36M.joint_names.index("left_ankle")
+    hip = H36M.joint_names.index("left_hip")
+    bend = np.radians(np.linspace(0, 150, frames))
+    shank = np.linalg.norm(pose[ankle] - pose[knee])
+    thigh = pose[knee] - pose[hip]
+    down = thigh / np.linalg.norm(thigh)
+    forward = np.cross(pose[hip] - pose[H36M.joint_names.index("right_hip")], [0.0, 1.0, 0.0])
+    hinge = np.cross(down, -forward)
+    hinge /= np.linalg.norm(hinge)  # across the body: the shank swings backwards about it
+    for f in range(frames):  # bend the knee, then spin with the body
+        back = Rotation.from_rotvec(hinge * bend[f]).apply(down)
+        joints[f, ankle] = spin[f] @ (pose[knee] + back * shank - pose[0]) + pose[0]
+    motion = motion_from_joints(joints, FPS)
+    steps = np.abs(np.diff(motion.angles, axis=0))
+    assert steps.max() < 8.0
+    heading = motion.angles[:, 0, 0]  # the root's first channel (Y: heading)
+    assert abs(heading[-1] - heading[0]) == pytest.approx(720.0, abs=1.0)
+    knee_angles = motion.angles[:, knee]  # ZYX: the hinge (X) is the last channel, the others stay small
+    assert abs(knee_angles[-1, 2]) == pytest.approx(150.0, abs=2.0)
+    assert np.abs(knee_angles[:, :2]).max() < 2.0
+
+
+def test_untracked_frames_hold_the_nearest_tracked_pose():
+    joints = np.full((6, 17, 3), np.nan)
+    joints[2] = 1.0
+    joints[4] = 2.0
+    held = hold_untracked(joints)
+    assert held[:, 0, 0].tolist() == [1.0, 1.0, 1.0, 1.0, 2.0, 2.0]
+    with pytest.raises(ValueError):
+        hold_untracked(np.full((3, 17, 3), np.nan))
+
+
+def test_one_file_name_per_person():
+    assert person_paths("out/anim.bvh", [1, 12]) == {1: "out/anim_1.bvh", 12: "out/anim_12.bvh"}
