@@ -4,11 +4,19 @@ continuous and the knee and elbow bend about their own hinge axis."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio_ffmpeg
 import numpy as np
 import pybvh
 import pytest
 from pybvh.rotations import axisangle_to_rotmat, euler_to_rotmat, quat_to_rotmat
 
+from demo_support import DEMO, real_detector_or_skip, shared_video
 from glagcn_video.pipeline.bvh import (EULER_ORDERS, continuous_euler, euler_to_matrix, hold_untracked,
                                        motion_from_joints, person_paths, write_bvh)
 from glagcn_video.skeleton import H36M, H36M32_KEPT
@@ -108,3 +116,80 @@ def test_untracked_frames_hold_the_nearest_tracked_pose():
 
 def test_one_file_name_per_person():
     assert person_paths("out/anim.bvh", [1, 12]) == {1: "out/anim_1.bvh", 12: "out/anim_12.bvh"}
+
+
+# --- Real clip, real detector and lifter (slow) --------------------------------------------------------
+
+BLENDER_IMPORT = """
+import builtins, json, sys
+import bpy
+_open = builtins.open
+def _open_without_u(file, mode="r", *args, **kwargs):  # Blender 3.4's importer opens with 'rU'
+    return _open(file, mode.replace("U", ""), *args, **kwargs)
+builtins.open = _open_without_u
+path, frame = sys.argv[-2], int(sys.argv[-1])
+bpy.ops.import_anim.bvh(filepath=path, axis_forward="-Z", axis_up="Y", global_scale=1.0, frame_start=1,
+                        use_fps_scale=False, rotate_mode="NATIVE")
+armature = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"][0]
+bpy.context.scene.frame_set(frame)
+heads = {b.name: list(armature.matrix_world @ b.head) for b in armature.pose.bones}
+print("RESULT" + json.dumps({"bones": len(armature.data.bones), "heads": heads}))
+"""
+
+
+@pytest.fixture(scope="module")
+def real_clip_run(tmp_path_factory) -> Path:
+    """The first 3 s of the two-player basketball clip through demo.py with
+    the real detector and the shipped lifter: world-frame NPZ, BVH and angles."""
+    source = shared_video("basketball_2people_lowres.mp4")
+    detector = real_detector_or_skip()
+    folder = tmp_path_factory.mktemp("real_bvh")
+    clip = folder / "players.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(source), "-frames:v", "90",
+                    "-c:v", "libx264", "-an", str(clip)], check=True)
+    done = subprocess.run([sys.executable, str(DEMO), str(clip), "--out", str(folder / "players_out.mp4"),
+                           "--npz", "--bvh", "--angles", "--frame", "world", "--detector", detector],
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.mark.slow
+def test_real_clip_bvh_read_back_lands_within_2_cm_of_the_lifted_joints(real_clip_run):
+    with np.load(real_clip_run / "players_out.npz") as npz:
+        assert str(npz["axes"]) == "world"
+        frame, person, joints = npz["frame"], npz["person_id"], npz["joints_3d"]
+    people = sorted(set(person.tolist()))
+    assert len(people) >= 2
+    assert sorted(p.name for p in real_clip_run.glob("*.bvh")) == [f"players_out_{i}.bvh" for i in people]
+    for pid in people:
+        bvh, fk = read_back(real_clip_run / f"players_out_{pid}.bvh")
+        assert bvh.frame_count == 90 and bvh.frame_time == pytest.approx(1 / 29.97, rel=1e-3)
+        mine = person == pid
+        error = np.linalg.norm(fk[frame[mine]] - joints[mine], axis=-1)
+        assert error.mean() < 0.02, (pid, error.mean(0))
+    angles = (real_clip_run / "players_out_angles.csv").read_text().splitlines()
+    assert len(angles) == 1 + len(frame)
+
+
+@pytest.mark.slow
+def test_blender_imports_the_bvh_with_17_bones_on_the_joints(real_clip_run):
+    """Blender 3.4's own BVH importer (File > Import > Motion Capture, Forward
+    -Z, Up Y, scale 1): 17 bones, and each bone's head at frame 41 where the
+    file puts that joint, in Blender's Z-up axes (x, -z, y)."""
+    if shutil.which("blender") is None:
+        pytest.skip("Blender is not installed")
+    path = sorted(real_clip_run.glob("*.bvh"))[0]
+    script = real_clip_run / "import_bvh.py"
+    script.write_text(BLENDER_IMPORT)
+    done = subprocess.run(["blender", "-b", "--factory-startup", "--python", str(script), "--", str(path), "41"],
+                          capture_output=True, text=True, timeout=600)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
+    assert line is not None, done.stdout[-2000:] + done.stderr[-2000:]
+    imported = json.loads(line[len("RESULT"):])
+    assert imported["bones"] == 17
+    _, fk = read_back(path)
+    expected = fk[40]  # Blender's frame 41 is the file's 41st frame (frame_start=1)
+    blender = np.array([imported["heads"][name] for name in H36M.joint_names])
+    np.testing.assert_allclose(blender, np.stack([expected[:, 0], -expected[:, 2], expected[:, 1]], axis=1),
+                               atol=1e-3)

@@ -20,11 +20,11 @@ def joints() -> np.ndarray:
 
 
 def parse_trc(path) -> tuple[list[list[str]], np.ndarray]:
-    """(the five header lines split at tabs, (rows, 2 + 3 * markers) with NaN for empty fields)."""
+    """(the five header lines split at tabs, (rows, 2 + 3 * markers))."""
     lines = path.read_text().split("\n")
     header = [line.split("\t") for line in lines[:5]]
     assert lines[5] == ""  # a blank line before the data, as in OpenSim's example files
-    rows = [[float(v) if v else np.nan for v in line.split("\t")] for line in lines[6:] if line]
+    rows = [[float(v) for v in line.split("\t")] for line in lines[6:] if line]
     return header, np.array(rows)
 
 
@@ -44,7 +44,7 @@ def test_trc_header_and_rows_follow_the_format(tmp_path):
     assert rows[:, 0].tolist() == [5, 6, 7, 8, 9]  # Frame#: the video frame, from 1
     np.testing.assert_allclose(rows[:, 1], np.arange(4, 9) / FPS, atol=1e-6)
     markers = rows[:, 2:].reshape(5, 17, 3)
-    assert np.isnan(markers[2]).all()  # the gap: empty fields
+    assert np.isnan(markers[2]).all()  # the gap: NaN, a missing marker to OpenSim
     np.testing.assert_allclose(markers[[0, 1, 3, 4]], joints() * 1000, atol=6e-4)
 
 

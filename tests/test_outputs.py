@@ -88,7 +88,7 @@ def test_defaults_camera_csv_world_animation_files_and_the_camera_pose(result, t
     # The TRC of person 7 covers frames 30-119 in world millimetres, the gap empty.
     lines = (tmp_path / "clip_7.trc").read_text().splitlines()
     data = [line.split("\t") for line in lines[6:]]
-    assert len(data) == 90 and data[0][0] == "31" and all(v == "" for v in data[35][2:])
+    assert len(data) == 90 and data[0][0] == "31" and all(v == "NaN" for v in data[35][2:])
     np.testing.assert_allclose([float(v) for v in data[0][2:5]], truth[0, 0] * 1000, atol=0.01)
 
 

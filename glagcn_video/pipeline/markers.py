@@ -5,8 +5,9 @@ formats are in millimetres (the unit OpenSim's examples and most C3D files
 use, stated in each file) and in the axes of the joints given (the Y-up
 world frame by default). A file covers one person from their first to their
 last tracked frame; frames in between where they were not tracked are
-missing markers: empty fields in TRC, residual -1 in C3D, as both formats
-define. Time 0 is the video's first frame, so files line up with the video.
+missing markers: ``NaN`` in TRC (what OpenSim's reader turns into a missing
+marker; an empty field at a row's end can be dropped by its tokenizer and
+the row refused), residual -1 in C3D (the format's "invalid"). Time 0 is the video's first frame, so files line up with the video.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def write_trc(path: str | os.PathLike, frames: np.ndarray, joints: np.ndarray, f
         f.write("\n".join(header) + "\n")
         for offset, row in enumerate(span):
             frame = first + offset
-            values = "\t".join("" if not np.isfinite(v) else f"{v:.3f}" for v in row.ravel())
+            values = "\t".join(f"{v:.3f}" if np.isfinite(v) else "NaN" for v in row.ravel())
             f.write(f"{frame + 1}\t{frame / fps:.6f}\t{values}\n")
 
     atomic_write(path, write, binary=False)
