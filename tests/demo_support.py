@@ -18,6 +18,17 @@ from glagcn_video.skeleton import H36M
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo.py"
+
+
+@pytest.fixture(scope="module")
+def demo_main():
+    """demo.py's ``main``, to run the command line in this process (import it into a test module)."""
+    spec = importlib.util.spec_from_file_location("demo_cli", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
 def shared_video(name: str) -> Path:
     """A real clip from the development share, or skip: it is not in a user's clone."""
     return shared_path(f"videos/{name}")

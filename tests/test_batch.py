@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -11,7 +10,8 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
-from demo_support import DEMO, decoded, moving_square_clip, random_checkpoint, shared_video
+from demo_support import (DEMO, decoded, demo_main, moving_square_clip, random_checkpoint,  # noqa: F401
+                          shared_video)
 from glagcn_video.pipeline import runner
 from glagcn_video.pipeline.batch import Input, expand_inputs, refuse_same_names
 
@@ -19,14 +19,6 @@ from glagcn_video.pipeline.batch import Input, expand_inputs, refuse_same_names
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     return random_checkpoint(tmp_path_factory.mktemp("lifter") / "random.bin")
-
-
-@pytest.fixture(scope="module")
-def demo_main():
-    spec = importlib.util.spec_from_file_location("demo_cli", DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def clips(tmp_path: Path) -> dict[str, Path]:

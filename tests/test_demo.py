@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from demo_support import (DEMO, decoded, moving_square_clip, people_clip, random_checkpoint,
-                          real_detector_or_skip, shared_video, unwritable_folder)
+from demo_support import (DEMO, decoded, demo_main, moving_square_clip, people_clip,  # noqa: F401 (fixture)
+                          random_checkpoint, real_detector_or_skip, shared_video, unwritable_folder)
 from glagcn_video.pipeline.export import csv_header
 from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT
 from glagcn_video.pipeline.position import MIN_DEPTH
@@ -99,14 +98,6 @@ def test_bad_input_subprocess_prints_one_line_and_no_traceback(tmp_path, checkpo
     assert done.returncode != 0
     assert done.stderr == f"error: {tmp_path / 'nope.mp4'}: no such file\n"
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture(scope="module")
-def demo_main():
-    spec = importlib.util.spec_from_file_location("demo_cli", DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,11 @@ in the world, the rotation that carries its rest frame to its frame now):
   shoulder-to-shoulder lines.
 - a joint with one child: the smallest rotation that turns its bone from
   where the parent's orientation carries it (``G_parent`` times the rest
-  direction) onto the observed direction ("swing", composed along the chain),
-  then a twist about the bone that positions alone cannot fix, chosen from a
-  second reference:
+  direction) onto the direction from the joint, where the file's chain has
+  put it, to the lifted child ("swing", composed along the chain; aiming
+  from the placed joint keeps a rigid pelvis's or a bone length's error from
+  being passed on down the limb), then a twist about the bone that
+  positions alone cannot fix, chosen from a second reference:
 
   - hips: the knee's hinge axis, thigh x shin, is put on the thigh's local
     +X, so the knee bends about its own X axis only;
@@ -46,7 +48,8 @@ in the world, the rotation that carries its rest frame to its frame now):
 - the leaves (ankles, head, wrists) carry no child, so no rotation (zeros).
 
 The joint positions a BVH reader computes are then the lifted ones up to the
-constant bone lengths and the rigid pelvis and chest.
+constant bone lengths and the rigid pelvis and chest; the pelvis's and
+chest's children are fitted from where the chain has put those joints too.
 
 *Euler angles.* Each joint uses the order whose middle axis is its own bone
 (the twist, the smallest rotation): ``ZYX`` for the legs, spine, neck and
@@ -189,11 +192,11 @@ def rest_offsets(joints: np.ndarray) -> np.ndarray:
     return offsets + 0.0  # no "-0.000000" in the file
 
 
-def _twist(g: np.ndarray, joints: np.ndarray, name: str) -> np.ndarray:
-    """``g`` (F, 3, 3) turned about its bone so its rest axis meets the joint's twist reference."""
+def _twist(g: np.ndarray, bone: np.ndarray, joints: np.ndarray, name: str) -> np.ndarray:
+    """``g`` (F, 3, 3) turned about its ``bone`` (F, 3) so its rest axis meets
+    the joint's twist reference, taken from the lifted ``joints``."""
     rest_axis, names, kind = _TWIST[name]
     points = [joints[:, _J[n]] for n in names]
-    bone = _unit(joints[:, _CHILDREN[_J[name]][0]] - joints[:, _J[name]])
     if kind == "hinge":
         reference = np.cross(_unit(points[1] - points[0]), _unit(points[2] - points[1]))
         weight = np.clip(np.linalg.norm(reference, axis=-1) / np.sin(np.radians(FULL_TWIST_DEG)), 0, 1)
@@ -214,22 +217,31 @@ def _twist(g: np.ndarray, joints: np.ndarray, name: str) -> np.ndarray:
 
 
 def global_rotations(joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """(F, 17, 3, 3) each joint's orientation in the world (module docstring)."""
+    """(F, 17, 3, 3) each joint's orientation in the world (module docstring).
+
+    Bones aim at the lifted child from where the file's own chain has put
+    the joint (its forward kinematics so far), not from the lifted joint, so
+    a rigid pelvis's or a bone length's error is not passed on down the chain.
+    """
     frames = len(joints)
     g = np.zeros((frames, len(_NAMES), 3, 3))
+    placed = np.zeros_like(joints)  # where the BVH puts each joint
+    placed[:, 0] = joints[:, 0]
     for j, name in enumerate(_NAMES):
         parent = g[:, _PARENTS[j]] if j else np.broadcast_to(np.eye(3), (frames, 3, 3))
         children = _CHILDREN[j]
         if name in _BRANCHES:
             weights = np.array([_SUBTREE[c] for c in children], np.float64)
-            g[:, j] = kabsch(offsets[children], joints[:, children] - joints[:, j:j + 1], weights)
+            g[:, j] = kabsch(offsets[children], joints[:, children] - placed[:, j:j + 1], weights)
         elif children:
-            bone = _unit(joints[:, children[0]] - joints[:, j])
+            bone = _unit(joints[:, children[0]] - placed[:, j])
             g[:, j] = swing(parent @ _REST_DIRECTION[name], bone) @ parent
             if name in _TWIST:
-                g[:, j] = _twist(g[:, j], joints, name)
+                g[:, j] = _twist(g[:, j], bone, joints, name)
         else:
             g[:, j] = parent
+        for child in children:
+            placed[:, child] = placed[:, j] + g[:, j] @ offsets[child]
     return g
 
 
