@@ -27,7 +27,7 @@ from tqdm import tqdm
 from ..files import DemoError, first_line
 from ..lifter.checkpoint import CheckpointError
 from .outputs import Exports
-from .runner import DemoOptions, load_models, run_demo
+from .runner import DemoOptions, Models, load_models, run_demo
 
 VIDEO_INPUT_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
                         ".ts", ".mts", ".3gp")
@@ -80,10 +80,11 @@ def expand_inputs(sources: Sequence[str | os.PathLike]) -> list[Input]:
     seen: set[Path] = set()
     unique = []
     for item in out:
-        key = item.path.resolve() if item.path is not None else None
-        if key is None or key not in seen:
+        if item.path is None:
             unique.append(item)
-            seen.add(key) if key is not None else None
+        elif item.path.resolve() not in seen:
+            unique.append(item)
+            seen.add(item.path.resolve())
     return unique
 
 
@@ -137,7 +138,7 @@ def run_batch(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike, 
 
 
 def _run_one(item: Input, out_dir: Path, formats: Sequence[str], frame: str | None, options: DemoOptions,
-             overwrite: bool, progress: bool, models) -> Row:
+             overwrite: bool, progress: bool, models: Models) -> Row:
     if item.error or item.path is None:
         return Row(item.source, status=f"error: {item.source}: {item.error}")
     out = out_dir / f"{item.path.stem}.mp4"
