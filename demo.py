@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Turn a video (or photo) of people into 3D skeletons with GLA-GCN.
 
-    python demo.py INPUT --out result.mp4 [--csv joints.csv] [--npz joints.npz] [--html result.html]
+    python demo.py INPUT --out result.mp4 [--csv joints.csv] [--npz joints.npz] [--bvh anim.bvh] [--html result.html] ...
+    python demo.py clips/ more.mov 'other/*.mp4' --out-dir results/ [--csv] [--bvh] ...
 
 Without INPUT it runs on a photo that ships with Ultralytics (bus.jpg), so it
-works offline on a fresh install. docs/demo.md describes the stages and options.
+works offline on a fresh install. docs/demo.md describes the stages and
+options, docs/outputs.md every output file and its axes.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ from pathlib import Path
 # Sleeping, not spinning, OpenMP threads: on a busy laptop spin-waiting threads
 # can slow PyTorch on the CPU a hundredfold. Must be set before torch starts.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# FFmpeg's own decoder messages ("partial file", "Invalid NAL unit") off: the
+# demo says in one line how many frames a damaged file gave.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from glagcn_video.files import DemoError
+from glagcn_video.pipeline.batch import batch_formats, is_pattern, run_batch, summary_table
+from glagcn_video.pipeline.outputs import FRAMES, Exports
 from glagcn_video.lifter.checkpoint import CheckpointError
 from glagcn_video.lifter.inference import DEFAULT_BATCH_SIZE
 from glagcn_video.pipeline.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES
@@ -47,13 +54,34 @@ def _fraction(text: str) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("input", nargs="?", type=Path,
-                        help="video (mp4, mov, avi, mkv, webm, ...) or image; default: Ultralytics' bus.jpg")
-    parser.add_argument("--out", type=Path, default=Path("result.mp4"),
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="video (mp4, mov, avi, mkv, webm, ...) or image; several, folders (the videos in "
+                             "them) or patterns such as 'clips/*.mp4' need --out-dir; default: Ultralytics' "
+                             "bus.jpg")
+    parser.add_argument("--out", type=Path,
                         help="output video (.mp4): the input with 2D skeletons beside a 3D view "
                              "(default: result.mp4)")
-    parser.add_argument("--csv", type=Path, help="write joints to this CSV, one row per frame and person")
-    parser.add_argument("--npz", type=Path, help="write joints and raw 2D tracks to this NumPy .npz")
+    parser.add_argument("--out-dir", type=Path,
+                        help="folder for the outputs of many inputs: <stem>.mp4 and each export named after "
+                             "the input; an input whose video is there already is skipped")
+    parser.add_argument("--overwrite", action="store_true", help="with --out-dir: redo inputs already done")
+    named = " (without a file name: named after the output video)"
+    parser.add_argument("--csv", type=Path, nargs="?", const=True,
+                        help="write joints to this CSV, one row per frame and person" + named)
+    parser.add_argument("--npz", type=Path, nargs="?", const=True,
+                        help="write joints, raw 2D tracks and the camera's pose to this NumPy .npz" + named)
+    parser.add_argument("--bvh", type=Path, nargs="?", const=True,
+                        help="write one BVH animation per person, NAME_<ID>.bvh (Y up, metres)" + named)
+    parser.add_argument("--trc", type=Path, nargs="?", const=True,
+                        help="write one OpenSim marker file per person, NAME_<ID>.trc (millimetres)" + named)
+    parser.add_argument("--c3d", type=Path, nargs="?", const=True,
+                        help="write one C3D marker file per person, NAME_<ID>.c3d (millimetres)" + named)
+    parser.add_argument("--angles", type=Path, nargs="?", const=True,
+                        help="write joint angles in degrees to this CSV, one row per frame and person "
+                             "(without a file name: <video name>_angles.csv)")
+    parser.add_argument("--frame", choices=FRAMES,
+                        help="axes of every 3D export: camera (x right, y down, z forward) or world (y up, "
+                             "on the ground); default: camera for CSV and NPZ, world for BVH, TRC and C3D")
     parser.add_argument("--html", type=Path,
                         help="write an interactive 3D viewer to this self-contained .html (opens offline; "
                              "plays the output video in step when it is in the same folder)")
@@ -113,35 +141,72 @@ def _summary(result: DemoResult) -> str:
 
 
 def _show_package_messages() -> None:
-    """The package's log messages (a one-off detector export, a fallback) as plain lines on stderr."""
+    """The package's log messages (a one-off detector export, a fallback, a
+    cut file) as plain lines on stderr, once however often ``main`` runs."""
+    log = logging.getLogger("glagcn_video")
+    for old in [h for h in log.handlers if getattr(h, "demo_cli", False)]:
+        log.removeHandler(old)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    log = logging.getLogger("glagcn_video")
+    handler.demo_cli = True
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+
+
+EXPORTS = ("csv", "npz", "bvh", "trc", "c3d", "angles")
+
+
+def _is_batch(args: argparse.Namespace) -> bool:
+    return (args.out_dir is not None or len(args.inputs) > 1
+            or any(Path(i).is_dir() or (is_pattern(i) and not Path(i).exists()) for i in args.inputs))
+
+
+def _run_one(args: argparse.Namespace, options: DemoOptions, values: dict) -> int:
+    if args.overwrite:
+        raise DemoError("--overwrite", "only with --out-dir (a single run always writes its outputs)")
+    if args.inputs:
+        video = Path(args.inputs[0])
+    else:
+        from ultralytics.utils import ASSETS
+        video = ASSETS / "bus.jpg"
+    out = args.out or Path("result.mp4")
+    exports = Exports.from_options(values, out.with_suffix(""), args.frame)
+    result = run_demo(video, out, options=options, exports=exports, html=args.html)
+    print(_summary(result), file=sys.stderr)
+    return 0
+
+
+def _run_many(args: argparse.Namespace, options: DemoOptions, values: dict) -> int:
+    if args.html is not None:
+        raise DemoError(f"--html {args.html}", "names one page; it is written for a single input only")
+    if args.out is not None:
+        raise DemoError(f"--out {args.out}", "names one output video; with several inputs use --out-dir, "
+                                             "where each is <stem>.mp4")
+    if args.out_dir is None:
+        raise DemoError("--out-dir", "several inputs, a folder or a pattern need an output folder: "
+                                     "add --out-dir FOLDER")
+    rows = run_batch(args.inputs, args.out_dir, batch_formats(values), args.frame, options, args.overwrite)
+    print(summary_table(rows))
+    return 1 if any(row.failed for row in rows) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _show_package_messages()
-    if args.input is None:
-        from ultralytics.utils import ASSETS
-        args.input = ASSETS / "bus.jpg"
     options = DemoOptions(checkpoint=args.checkpoint, detector=args.detector, imgsz=args.imgsz,
                           conf=args.conf, detect_batch=args.detect_batch, runtime=args.runtime,
                           device=args.device,
                           batch_size=args.batch_size, tta=args.tta, rescale=args.rescale, focal=args.focal,
                           tracker=args.tracker, threads=args.threads, view=args.view)
+    values = {name: getattr(args, name) for name in EXPORTS}
     try:
-        result = run_demo(args.input, args.out, args.csv, args.npz, options, html=args.html)
+        return (_run_many if _is_batch(args) else _run_one)(args, options, values)
     except (DemoError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; no output written", file=sys.stderr)
         return 130
-    print(_summary(result), file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ are what they all share: joint layouts (``skeleton``), camera geometry
 
 from .lifter.checkpoint import CheckpointError, load_checkpoint
 from .lifter.model import GLAGCN
+from .pipeline.outputs import Exports
 from .pipeline.runner import DemoOptions, DemoResult, run_demo
 
-__all__ = ["GLAGCN", "CheckpointError", "DemoOptions", "DemoResult", "load_checkpoint", "run_demo"]
+__all__ = ["GLAGCN", "CheckpointError", "DemoOptions", "DemoResult", "Exports", "load_checkpoint", "run_demo"]
 __version__ = "0.1.0"

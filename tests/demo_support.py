@@ -41,6 +41,14 @@ def walker(person_id: int, frames: range, start: tuple[float, float], velocity: 
     joints[:, :, [0, 2]] += xz[:, None]
     return WorldTrack(person_id, np.array(frames), joints, weight if weight is not None else 15.0 * len(frames))
 
+@pytest.fixture(scope="module")
+def demo_main():
+    """demo.py's ``main``, to run the command line in this process (import it into a test module)."""
+    spec = importlib.util.spec_from_file_location("demo_cli", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
 
 def shared_video(name: str) -> Path:
     """A real clip from the development share, or skip: it is not in a user's clone."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from demo_support import (DEMO, decoded, moving_square_clip, people_clip, random_checkpoint,
-                          real_detector_or_skip, shared_video, unwritable_folder)
+from demo_support import (DEMO, decoded, demo_main, moving_square_clip, people_clip,  # noqa: F401 (fixture)
+                          random_checkpoint, real_detector_or_skip, shared_video, unwritable_folder)
 from glagcn_video.pipeline.export import csv_header
 from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT
 from glagcn_video.pipeline.position import MIN_DEPTH
@@ -107,14 +106,6 @@ def test_bad_input_subprocess_prints_one_line_and_no_traceback(tmp_path, checkpo
 
 
 @pytest.fixture(scope="module")
-def demo_main():
-    spec = importlib.util.spec_from_file_location("demo_cli", DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
-@pytest.fixture(scope="module")
 def good_clip(tmp_path_factory) -> Path:
     return moving_square_clip(tmp_path_factory.mktemp("clip") / "clip.mp4")
 
@@ -125,8 +116,8 @@ BAD_CASES = {
                     lambda t: (t / "notes.mp4").write_text("hello\n" * 50)),
     "empty file": (lambda t, c, k: ([t / "empty.mov"], t / "empty.mov"), "no decodable video frames",
                    lambda t: (t / "empty.mov").write_bytes(b"")),
-    "input is a folder": (lambda t, c, k: ([t / "dir"], t / "dir"), "not a file",
-                          lambda t: (t / "dir").mkdir()),
+    "input is a folder": (lambda t, c, k: ([t / "dir"], f"--out {t / 'result.mp4'}"),
+                          "with several inputs use --out-dir", lambda t: (t / "dir").mkdir()),
     "unknown output extension": (lambda t, c, k: ([c, "--out", t / "out.avi"], t / "out.avi"),
                                  "unsupported output extension", None),
     "unknown csv extension": (lambda t, c, k: ([c, "--csv", t / "joints.txt"], t / "joints.txt"),

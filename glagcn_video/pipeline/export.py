@@ -1,7 +1,8 @@
 """Joints to files: one CSV row per frame and person, or the same as NumPy arrays.
 
-Coordinates are camera space in metres: x right, y down, z forward from the
-camera (the Human3.6M camera convention the lifter was trained in), plus the
+Coordinates are metres, in camera space by default (x right, y down, z
+forward from the camera: the Human3.6M camera convention the lifter was
+trained in) or in the Y-up world frame (``outputs.py`` decides), plus the
 2D pixel position and detector confidence the 3D came from. Files are written
 to a temporary name and renamed, so a failed run never leaves half a file.
 """
@@ -28,7 +29,8 @@ _PER_JOINT = ("x", "y", "z", "u", "v", "score")
 class JointRows:
     """Everything exported, one row per (frame, person), sorted by frame then
     person: frame (R,), time_s (R,), person_id (R,), joints_3d (R, 17, 3)
-    camera-space metres, joints_2d (R, 17, 2) pixels, scores (R, 17)."""
+    metres (camera space, unless ``outputs.py`` moved them to the world
+    frame), joints_2d (R, 17, 2) pixels, scores (R, 17)."""
 
     frame: np.ndarray
     time_s: np.ndarray
@@ -65,12 +67,23 @@ def _rows_of(arrays: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
 
 
 def write_npz(path: str | os.PathLike, rows: JointRows, raw_tracks: list[Track], fps: float,
-              focal: float) -> None:
+              focal: float, axes: str = "camera", camera: dict | None = None) -> None:
     """The CSV's arrays plus the raw tracker output (COCO-17 keypoints as
     detected, before conversion and gap filling) as flat rows ``raw_*``, so
-    nothing needs pickling to read it back (``np.load`` without allow_pickle)."""
+    nothing needs pickling to read it back (``np.load`` without allow_pickle).
+
+    ``axes`` ("camera" or "world") names the axes of ``joints_3d``; ``camera``
+    (``outputs.camera_pose``) adds the camera's pose in the world frame:
+    ``camera_position`` (3,), ``camera_rotation`` (3, 3), ``image_size``,
+    ``ground_method``, ``ground_normal`` and ``ground_offset`` (camera axes).
+    """
     joints = len(COCO17_NAMES)
-    arrays = dict(
+    extra = {} if camera is None else dict(
+        camera_position=np.array(camera["camera_position"]), camera_rotation=np.array(camera["camera_rotation"]),
+        image_size=np.array(camera["image_size"]), ground_method=np.array(camera["ground_method"]),
+        ground_normal=np.array(camera["ground_normal_in_camera"]),
+        ground_offset=np.float64(camera["ground_offset_in_camera"]))
+    arrays = dict(axes=np.array(axes), **extra,
         frame=rows.frame, time_s=rows.time_s, person_id=rows.person_id,
         joints_3d=rows.joints_3d, joints_2d=rows.joints_2d, scores=rows.scores,
         joint_names=np.array(H36M.joint_names), fps=np.float64(fps), focal=np.float64(focal),

@@ -14,6 +14,7 @@ this one only wires them together and times them.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -35,21 +36,23 @@ from ..lifter.inference import DEFAULT_BATCH_SIZE, Lifter, resolve_device
 from ..lifter.zoo import DEFAULT_MODEL, ZOO, resolve_checkpoint
 from ..skeleton import H36M
 from .detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
-from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
+from .export import JointRows
 from .html_viewer import HTML_SUFFIXES, write_html
 from .keypoints import clean_tracks
 from .lift import match_training_scale
+from .outputs import Exports, write_exports
 from .position import default_focal, fit_translation, smooth_depth
 from .render import draw_pose_2d, side_by_side
 from .timebase import model_times, resample
 from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
-from .video import VIDEO_SUFFIXES, VideoInfo, VideoReader, open_video_writer
+from .video import VideoInfo, VideoReader, open_video_writer
 from .view import DEFAULT_VIEW, Panel3D, WorldTrack
 from .world import WorldFrame, estimate_world_frame
 
 T = TypeVar("T")
 _DONE = object()
 DEFAULT_CHECKPOINT = ZOO[DEFAULT_MODEL].path
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,7 +114,7 @@ class DemoResult:
     # detect, track, keypoints, lift, render, encode, export
     outputs: list[Path] = field(default_factory=list)
     detector_runtime: str = "torch"  # what ran the detector: torch or openvino
-    world: WorldFrame = field(default_factory=WorldFrame.identity_camera)  # ground and Y-up axes
+    world: WorldFrame = field(default_factory=WorldFrame.identity_camera)  # ground and Y-up frame (world.py)
 
     @property
     def fps(self) -> float:
@@ -248,80 +251,95 @@ def render_video(reader: VideoReader, people: list[Person], world: WorldFrame, o
                 writer.write(composed)
 
 
-def _check_outputs(video: Path, out: Path, csv: Path | None, npz: Path | None, html: Path | None) -> None:
-    named = [(out, VIDEO_SUFFIXES), (csv, CSV_SUFFIXES), (npz, NPZ_SUFFIXES), (html, HTML_SUFFIXES)]
-    seen = {video.resolve()}
-    for path, suffixes in ((p, s) for p, s in named if p is not None):
-        check_output_path(path, suffixes)
-        if path.resolve() in seen:
-            raise DemoError(path, "would overwrite the input or another output; choose another name")
-        seen.add(path.resolve())
+@dataclass
+class Models:
+    """The detector and the lifter, loaded once and reused for every video of a batch."""
+
+    detector: PoseDetector
+    lifter: Lifter
+
+
+def load_models(options: DemoOptions) -> Models:
+    """Load the lifter and the detector (:class:`DemoError` or
+    :class:`~glagcn_video.lifter.checkpoint.CheckpointError` naming the file)."""
+    device = resolve_device(options.device)
+    lifter = load_lifter(options.checkpoint, device, options.batch_size, options.tta)
+    return Models(PoseDetector(options.detector, options.imgsz, options.conf, device, options.runtime), lifter)
+
+
+def first_appearance_order(people: list[Person]) -> list[Person]:
+    """People by their first frame (then ID): the world's origin is under the first."""
+    return sorted(people, key=lambda p: (int(p.frames[0]), p.person_id))
 
 
 def run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.PathLike | None = None,
              npz: str | os.PathLike | None = None, options: DemoOptions | None = None,
-             progress: bool = True, html: str | os.PathLike | None = None) -> DemoResult:
-    """Run every stage on ``video`` and write ``out`` (and ``csv``, ``npz``, the
-    interactive viewer ``html`` if given).
+             progress: bool = True, exports: Exports | None = None, models: Models | None = None,
+             html: str | os.PathLike | None = None) -> DemoResult:
+    """Run every stage on ``video`` and write ``out`` (and ``csv``, ``npz``,
+    any of ``exports``, and the interactive viewer ``html``, if given).
 
     Inputs, outputs, checkpoint, detector and tracker are all checked before
     the slow work starts; any problem raises :class:`DemoError` (or
     :class:`~glagcn_video.lifter.checkpoint.CheckpointError`) naming the file, and
-    leaves no output behind.
+    leaves no output behind. ``models`` (from :func:`load_models`) skips
+    loading them, for many videos in a row.
     """
     options = options or DemoOptions()
+    exports = exports or Exports()
+    if csv is not None or npz is not None:
+        if exports.csv is not None or exports.npz is not None:
+            raise ValueError("give csv and npz either as arguments or in exports, not both")
+        exports = Exports(**{**vars(exports), "csv": csv, "npz": npz})
     # Ultralytics sets PyTorch to one thread fewer than the cores (one thread on
     # two cores, for its training); the demo's stages run one at a time, so
     # each gets every core unless told otherwise.
     with torch_threads(options.threads or usable_cores()):
-        return _run_demo(video, out, csv, npz, html, options, progress)
+        return _run_demo(video, Path(out), exports, options, progress, models,
+                         Path(html) if html is not None else None)
 
 
-def _run_demo(video: str | os.PathLike, out: str | os.PathLike, csv: str | os.PathLike | None,
-              npz: str | os.PathLike | None, html: str | os.PathLike | None, options: DemoOptions,
-              progress: bool) -> DemoResult:
-    out = Path(out)
-    csv_path, npz_path, html_path = (Path(p) if p is not None else None for p in (csv, npz, html))
+def _run_demo(video: str | os.PathLike, out: Path, exports: Exports, options: DemoOptions, progress: bool,
+              models: Models | None, html: Path | None) -> DemoResult:
     timings: dict[str, float] = {}
     clock = StageClock(timings)
     with clock("load"):
         reader = VideoReader(video)
-        _check_outputs(reader.path, out, csv_path, npz_path, html_path)
-        device = resolve_device(options.device)
+        exports.check(reader.path, out)
+        if html is not None:
+            check_output_path(html, HTML_SUFFIXES)
+            taken = {reader.path, out, *exports.requested().values()}
+            if html.resolve() in {p.resolve() for p in taken}:
+                raise DemoError(html, "would overwrite the input or another output; choose another name")
         tracker = PersonTracker(options.tracker, reader.info.fps)
-        lifter = load_lifter(options.checkpoint, device, options.batch_size, options.tta)
-        detector = PoseDetector(options.detector, options.imgsz, options.conf, device, options.runtime)
+        models = models or load_models(options)
     info = reader.info
     focal = options.focal or default_focal(info.width, info.height)
 
-    raw_tracks, num_frames = detect_and_track(reader, detector, tracker, clock, progress,
+    raw_tracks, num_frames = detect_and_track(reader, models.detector, tracker, clock, progress,
                                               options.detect_batch)
+    if not info.is_image and info.header_frames and num_frames != info.header_frames:
+        log.warning(f"{reader.path}: decoded {num_frames} of the {info.header_frames} frames its container "
+                    f"lists (a damaged or cut file, or a wrong count in its header); processed those")
     with clock("keypoints"):
         segments = clean_tracks(raw_tracks, info.fps, num_frames)
     with clock("lift"):
-        people = [lift_track(t, lifter, info, focal, options.rescale)
+        people = [lift_track(t, models.lifter, info, focal, options.rescale)
                   for t in tqdm(segments, desc="lift", unit="track", disable=not progress)]
-        # The first person to appear comes first: their first pelvis is the world's origin.
-        first_seen = sorted(people, key=lambda p: (int(p.frames[0]), p.person_id))
-        world = estimate_world_frame([p.joints_3d for p in first_seen])
+        world = estimate_world_frame([p.joints_3d for p in first_appearance_order(people)])
     result = DemoResult(info, num_frames, focal, people, raw_tracks, timings,
-                        detector_runtime=detector.runtime, world=world)
+                        detector_runtime=models.detector.runtime, world=world)
 
     written: list[Path] = []
     try:
         render_video(reader, people, world, out, num_frames, clock, options.view, progress)
         written.append(out)
         with clock("export"):
-            rows = result.rows()
-            if csv_path is not None:
-                write_csv(csv_path, rows)
-                written.append(csv_path)
-            if npz_path is not None:
-                write_npz(npz_path, rows, raw_tracks, info.fps, focal)
-                written.append(npz_path)
-            if html_path is not None:
-                write_html(html_path, world_tracks(people, world), num_frames, info.fps, video=out)
-                written.append(html_path)
+            written += write_exports(exports, out, result.rows(), people, raw_tracks, num_frames, info.fps,
+                                     focal, (info.width, info.height), world)
+            if html is not None:
+                write_html(html, world_tracks(people, world), num_frames, info.fps, video=out)
+                written.append(html)
     except BaseException:
         for path in written:  # all outputs or none
             path.unlink(missing_ok=True)
