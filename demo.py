@@ -29,8 +29,9 @@ from glagcn_video.pipeline.batch import batch_formats, is_pattern, run_batch, su
 from glagcn_video.pipeline.outputs import FRAMES, Exports
 from glagcn_video.lifter.checkpoint import CheckpointError
 from glagcn_video.lifter.inference import DEFAULT_BATCH_SIZE
-from glagcn_video.pipeline.detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES
+from glagcn_video.pipeline.detect import AUTO, AUTO_MAX_IMGSZ, DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES
 from glagcn_video.lifter.zoo import DEFAULT_MODEL, ZOO
+from glagcn_video.pipeline.refine import DEFAULT_REFINE
 from glagcn_video.pipeline.runner import DemoOptions, DemoResult, run_demo
 from glagcn_video.pipeline.track import DEFAULT_TRACKER
 from glagcn_video.pipeline.view import DEFAULT_VIEW, VIEWS
@@ -43,6 +44,10 @@ def _positive(kind: type):
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         return value
     return parse
+
+
+def _imgsz(text: str) -> int | str:
+    return AUTO if text == AUTO else _positive(int)(text)
 
 
 def _fraction(text: str) -> float:
@@ -96,7 +101,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--detector", default=DEFAULT_DETECTOR,
                         help=f"YOLO pose weights: a path or an Ultralytics name, a .yaml builds random "
                              f"weights (default: {DEFAULT_DETECTOR})")
-    parser.add_argument("--imgsz", type=_positive(int), default=DEFAULT_IMGSZ, help=f"detector input size, px (default: {DEFAULT_IMGSZ})")
+    parser.add_argument("--imgsz", type=_imgsz, default=AUTO,
+                        help=f"detector input size in pixels, or auto: {DEFAULT_IMGSZ}, or up to {AUTO_MAX_IMGSZ} "
+                             f"when the first second shows small people (default: {AUTO})")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=DEFAULT_REFINE,
+                        help="look again at each small tracked person on an enlarged crop of the frame, for more "
+                             "precise keypoints (default: %(default)s)")
     parser.add_argument("--conf", type=_fraction, default=DEFAULT_CONF, help=f"detector confidence threshold (default: {DEFAULT_CONF})")
     parser.add_argument("--detect-batch", type=_positive(int), default=DEFAULT_DETECT_BATCH,
                         help=f"frames per detector call, each held in memory until detected "
@@ -134,7 +144,8 @@ def _summary(result: DemoResult) -> str:
         ids = ", ".join(map(str, result.person_ids))
         lines = [f"{len(result.person_ids)} people lifted (IDs {ids})"]
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items())
-    lines.append(f"{result.num_frames} frames at {result.fps:.2f} fps, detector on {result.detector_runtime}; "
+    lines.append(f"{result.num_frames} frames at {result.fps:.2f} fps, detector on {result.detector_runtime} "
+                 f"at {result.detector_imgsz} px; "
                  f"{stages}")
     lines.append("wrote " + ", ".join(map(str, result.outputs)))
     return "\n".join(lines)
@@ -194,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _show_package_messages()
     options = DemoOptions(checkpoint=args.checkpoint, detector=args.detector, imgsz=args.imgsz,
-                          conf=args.conf, detect_batch=args.detect_batch, runtime=args.runtime,
+                          refine=args.refine, conf=args.conf, detect_batch=args.detect_batch, runtime=args.runtime,
                           device=args.device,
                           batch_size=args.batch_size, tta=args.tta, rescale=args.rescale, focal=args.focal,
                           tracker=args.tracker, threads=args.threads, view=args.view)

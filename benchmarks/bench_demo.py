@@ -1,10 +1,10 @@
 """End-to-end demo benchmark: time per frame of every stage, on one video.
 
-    python benchmarks/bench_demo.py VIDEO [--repeats 3] [--checkpoint PATH] [--imgsz 640]
-        [--runtime auto|torch|openvino] [--threads N] [--device D] [--no-tta]
+    python benchmarks/bench_demo.py VIDEO [--repeats 3] [--checkpoint PATH] [--imgsz 640|auto]
+        [--refine|--no-refine] [--runtime auto|torch|openvino] [--threads N] [--device D] [--no-tta]
 
 Runs the whole demo ``--repeats`` times and prints, per stage, the median time
-per decoded frame (decode, detect, track, keypoints, lift, render, encode),
+per decoded frame (decode, detect, refine, track, keypoints, lift, render, encode),
 the total divided by the video's duration (below 1.0 means faster than real
 time) and the peak resident memory. As a baseline measured in the same run,
 the lift stage is repeated with the plain eval-mode GLA-GCN module instead of
@@ -32,12 +32,13 @@ from machine import cpu_model  # noqa: E402
 from glagcn_video.cpu import torch_threads, usable_cores  # noqa: E402
 from glagcn_video.lifter.checkpoint import load_checkpoint  # noqa: E402
 from glagcn_video.lifter.inference import Lifter, resolve_device  # noqa: E402
-from glagcn_video.pipeline.detect import RUNTIMES  # noqa: E402
+from glagcn_video.pipeline.detect import AUTO, RUNTIMES  # noqa: E402
+from glagcn_video.pipeline.refine import DEFAULT_REFINE  # noqa: E402
 from glagcn_video.pipeline.keypoints import clean_tracks  # noqa: E402
 from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT, DemoOptions, lift_track, run_demo  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 
-STAGES = ("decode", "detect", "track", "keypoints", "lift", "render", "encode")
+STAGES = ("decode", "detect", "refine", "track", "keypoints", "lift", "render", "encode")
 
 
 def main() -> int:
@@ -45,7 +46,10 @@ def main() -> int:
     parser.add_argument("video", type=Path)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--imgsz", type=lambda text: text if text == AUTO else int(text), default=AUTO,
+                        help="detector input size or auto, as the demo's --imgsz (default: %(default)s)")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=DEFAULT_REFINE,
+                        help="as the demo's --refine (default: %(default)s)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--no-tta", dest="tta", action="store_false")
     parser.add_argument("--threads", type=int, help="PyTorch CPU threads (default: the demo's, every core)")
@@ -54,8 +58,8 @@ def main() -> int:
     args = parser.parse_args()
 
     threads = args.threads or usable_cores()
-    options = DemoOptions(checkpoint=args.checkpoint, imgsz=args.imgsz, device=args.device, tta=args.tta,
-                          threads=threads, runtime=args.runtime)
+    options = DemoOptions(checkpoint=args.checkpoint, imgsz=args.imgsz, refine=args.refine, device=args.device,
+                          tta=args.tta, threads=threads, runtime=args.runtime)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
@@ -82,7 +86,8 @@ def main() -> int:
           f"{result.fps:.2f} fps, {duration:.1f} s, {len(result.person_ids)} people lifted)")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
           f"({threads} threads), device {device}")
-    print(f"settings: detector on {result.detector_runtime}, imgsz {args.imgsz}, TTA {'on' if args.tta else 'off'}, "
+    print(f"settings: detector on {result.detector_runtime}, imgsz {args.imgsz} ({result.detector_imgsz} px), "
+          f"refine {'on' if args.refine else 'off'}, TTA {'on' if args.tta else 'off'}, "
           f"lifter {args.checkpoint.name} ({model.receptive_field} frames, {model.channels} channels); "
           f"median of {args.repeats} runs\n")
     print(f"{'stage':<12}{'ms/frame':>10}")

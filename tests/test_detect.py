@@ -12,7 +12,9 @@ import torch
 from demo_support import real_detector_or_skip
 from glagcn_video.cpu import torch_threads
 from glagcn_video.pipeline import detect_openvino
-from glagcn_video.pipeline.detect import DEFAULT_DETECTOR, PoseDetector, resolve_runtime, resolve_weights, ultralytics_device
+from glagcn_video.pipeline.detect import (AUTO_MAX_IMGSZ, DEFAULT_DETECTOR, DEFAULT_IMGSZ, Detections, PoseDetector,
+                                          choose_imgsz, probe_frames, resolve_runtime, resolve_weights,
+                                          suppress_duplicates, ultralytics_device)
 from glagcn_video.files import DemoError
 
 
@@ -237,3 +239,50 @@ def test_unknown_openvino_backend_is_a_clear_error():
     plain = PoseDetector("yolo11n-pose.yaml", imgsz=64, runtime="torch")  # a backend without OpenVINO parts
     with pytest.raises(DemoError, match="^some_openvino_model: this Ultralytics version runs OpenVINO models"):
         detect_openvino.compile_for_cpu(plain.model, "some_openvino_model", threads=1)
+
+
+def person(box: tuple[float, float, float, float], score: float, shift: float = 0.0) -> tuple:
+    """A detection whose 17 keypoints spread over its box, moved ``shift`` px to the right."""
+    x0, y0, x1, y1 = box
+    keypoints = np.stack([np.linspace(x0, x1, 17) + shift, np.linspace(y0, y1, 17)], axis=1)
+    return np.array(box, np.float32), score, keypoints.astype(np.float32), np.full(17, 0.9, np.float32)
+
+
+def detections_of(*people: tuple) -> Detections:
+    boxes, scores, keypoints, keypoint_scores = zip(*people)
+    return Detections(np.stack(boxes), np.array(scores, np.float32), np.stack(keypoints), np.stack(keypoint_scores))
+
+
+def test_a_second_box_around_the_same_pose_is_dropped_but_overlapping_people_stay():
+    wide = person((100, 100, 200, 300), 0.8)
+    narrow = person((120, 100, 180, 300), 0.7, shift=3)  # the same keypoints, 1.5% of the height apart
+    neighbour = person((150, 100, 250, 300), 0.75, shift=50)  # another person, half overlapping
+    kept = suppress_duplicates(detections_of(narrow, wide, neighbour))
+    np.testing.assert_array_equal(kept.box_scores, np.array([0.8, 0.75], np.float32))  # order kept
+    np.testing.assert_array_equal(kept.boxes[0], wide[0])
+    # a pose the model is unsure of cannot make a duplicate
+    unsure = person((120, 100, 180, 300), 0.7, shift=3)
+    unsure[3][:] = 0.2
+    assert len(suppress_duplicates(detections_of(wide, unsure))) == 2
+    assert len(suppress_duplicates(Detections.empty())) == 0
+
+
+def test_probe_frames_span_the_first_second():
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(100)]
+    assert [int(f[0, 0, 0]) for f in probe_frames(iter(frames), 30.0)] == [0, 15, 30]
+    assert [int(f[0, 0, 0]) for f in probe_frames(iter(frames[:1]), 30.0)] == [0]
+
+
+def test_auto_size_grows_when_the_people_are_small():
+    from ultralytics.utils import ASSETS
+
+    detector = PoseDetector(real_detector_or_skip())
+    bus = cv2.imread(str(ASSETS / "bus.jpg"))  # 810x1080, people 500-800 px tall
+    assert choose_imgsz(detector, [bus]) == DEFAULT_IMGSZ
+    assert detector.imgsz == DEFAULT_IMGSZ  # the probe's size is for the probe only
+    # the same people a quarter as tall, in a frame of the same size
+    small = np.full_like(bus, 127)
+    small[:270, :203] = cv2.resize(bus, (203, 270), interpolation=cv2.INTER_AREA)
+    size = choose_imgsz(detector, [small])
+    assert DEFAULT_IMGSZ < size <= AUTO_MAX_IMGSZ and size % 32 == 0
+    assert choose_imgsz(detector, [np.full_like(bus, 127)]) == DEFAULT_IMGSZ  # nobody: the default

@@ -102,9 +102,9 @@ def test_frames_are_detected_in_batches_and_tracked_in_order(tmp_path):
     results = {}
     for batch in (1, 3):
         detector = ScriptedDetector()
-        tracks, frames = detect_and_track(VideoReader(clip), detector, PersonTracker(fps=25.0),
+        tracks, frames, cuts = detect_and_track(VideoReader(clip), detector, PersonTracker(fps=25.0),
                                           StageClock({}), progress=False, batch=batch)
-        assert frames == 7
+        assert frames == 7 and cuts == []
         assert detector.calls == ([1] * 7 if batch == 1 else [3, 3, 1])
         results[batch] = tracks
     (one,), (batched,) = results[1], results[3]

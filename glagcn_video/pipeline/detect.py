@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,23 @@ from . import detect_openvino
 _LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "yolo11n-pose.pt"
 DEFAULT_IMGSZ = 640
+# --imgsz auto: the input size from the smallest people of the video's first
+# second, found on AUTO_PROBE_FRAMES frames at AUTO_PROBE_IMGSZ: the size at
+# which the smallest confident person is AUTO_TARGET_HEIGHT network pixels
+# tall (below that, yolo11n-pose misses people: 54% of those 80-150 px tall
+# found at 640 px in 1280x720 frames, 76% at 960; BENCHMARKS.md), a multiple
+# of 32 between AUTO_MIN_IMGSZ (the fixed default, never less) and
+# AUTO_MAX_IMGSZ. The detector's time grows with the input's area: 960 px takes
+# about 2.1x the time of 640.
+AUTO = "auto"
+AUTO_PROBE_IMGSZ = 960
+AUTO_PROBE_FRAMES = 3
+AUTO_PROBE_S = 1.0
+AUTO_TARGET_HEIGHT = 96
+AUTO_MIN_IMGSZ = 640
+AUTO_MAX_IMGSZ = 960
+AUTO_MIN_SCORE = 0.5  # box score of the people the probe measures
+STRIDE = 32
 # ByteTrack's second association step uses detections between its low (0.1)
 # and high (0.25) thresholds to keep tracks alive through blur and occlusion,
 # so the detector must report them; Ultralytics' own `track` mode does the same.
@@ -35,6 +52,15 @@ DEFAULT_DETECT_BATCH = 4
 # installed (1.25-1.58x faster than PyTorch there, same detections; BENCHMARKS.md),
 # else PyTorch.
 RUNTIMES = ("auto", "torch", "openvino")
+# Two detections are one person when their keypoints (those both are sure of,
+# at least DUPLICATE_MIN_KEYPOINTS of them) lie within this fraction of the
+# person's height of each other (median). The model sometimes reports a wide
+# and a narrow box around one person whose IoU stays under its NMS threshold
+# (0.7); on the basketball clip such pairs had keypoints 1.3-4.8% of the
+# height apart, the two players when they overlapped 55% or more.
+DUPLICATE_DISTANCE = 0.1
+DUPLICATE_MIN_KEYPOINTS = 6
+SURE_KEYPOINT = 0.5
 
 
 @dataclass
@@ -171,13 +197,61 @@ class PoseDetector:
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         return self.detect([frame_bgr])[0]
 
-    def detect(self, frames_bgr: Sequence[np.ndarray]) -> list[Detections]:
-        """The :class:`Detections` of each frame, from one batched forward pass."""
+    def detect(self, frames_bgr: Sequence[np.ndarray], imgsz: int | None = None) -> list[Detections]:
+        """The :class:`Detections` of each frame, from one batched forward pass
+        at the detector's input size or ``imgsz``."""
         if not frames_bgr:
             return []
-        results = self.model.predict(list(frames_bgr), imgsz=self.imgsz, conf=self.conf,
+        results = self.model.predict(list(frames_bgr), imgsz=imgsz or self.imgsz, conf=self.conf,
                                      device=self.device, verbose=False)
-        return [_detections(result) for result in results]
+        return [suppress_duplicates(_detections(result)) for result in results]
+
+
+def probe_frames(frames: Iterable[np.ndarray], fps: float) -> list[np.ndarray]:
+    """AUTO_PROBE_FRAMES frames spread over the first AUTO_PROBE_S seconds of ``frames``
+    (fewer in a shorter video)."""
+    wanted = set(np.linspace(0, max(0, round(AUTO_PROBE_S * fps)), AUTO_PROBE_FRAMES).round().astype(int).tolist())
+    return [frame for index, frame in zip(range(max(wanted) + 1), frames) if index in wanted]
+
+
+def choose_imgsz(detector: PoseDetector, frames: Sequence[np.ndarray]) -> int:
+    """The input size ``--imgsz auto`` gives a video whose first second looks like ``frames``."""
+    if not frames:
+        return DEFAULT_IMGSZ
+    long_side = max(frames[0].shape[:2])
+    boxes = np.concatenate([d.boxes[d.box_scores >= AUTO_MIN_SCORE]
+                            for d in detector.detect(frames, imgsz=AUTO_PROBE_IMGSZ)])
+    heights = boxes[:, 3] - boxes[:, 1]
+    if not len(heights):
+        return DEFAULT_IMGSZ
+    needed = AUTO_TARGET_HEIGHT * long_side / max(float(heights.min()), 1.0)
+    return int(np.clip(np.ceil(needed / STRIDE) * STRIDE, AUTO_MIN_IMGSZ, AUTO_MAX_IMGSZ))
+
+
+def suppress_duplicates(detections: Detections) -> Detections:
+    """``detections`` without those whose pose repeats a higher-scoring one's
+    (see DUPLICATE_DISTANCE): the tracker would give one person two IDs."""
+    if len(detections) < 2:
+        return detections
+    order = np.argsort(-detections.box_scores, kind="stable")
+    heights = detections.boxes[:, 3] - detections.boxes[:, 1]
+    sure = detections.keypoint_scores >= SURE_KEYPOINT
+    kept: list[int] = []
+    for i in order:
+        duplicate = False
+        for j in kept:
+            both = sure[i] & sure[j]
+            if both.sum() < DUPLICATE_MIN_KEYPOINTS:
+                continue
+            distance = np.median(np.linalg.norm(detections.keypoints[i, both] - detections.keypoints[j, both], axis=-1))
+            if distance < DUPLICATE_DISTANCE * max(heights[i], heights[j]):
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(int(i))
+    keep = np.sort(np.array(kept))
+    return Detections(detections.boxes[keep], detections.box_scores[keep], detections.keypoints[keep],
+                      detections.keypoint_scores[keep])
 
 
 def _detections(result) -> Detections:  # an Ultralytics Results

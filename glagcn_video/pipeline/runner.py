@@ -35,14 +35,18 @@ from ..lifter.fast import optimize_for_inference
 from ..lifter.inference import DEFAULT_BATCH_SIZE, Lifter, resolve_device
 from ..lifter.zoo import DEFAULT_MODEL, ZOO, resolve_checkpoint
 from ..skeleton import H36M
-from .detect import DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector
+from .detect import (AUTO, DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector,
+                     choose_imgsz, probe_frames)
 from .export import JointRows
 from .html_viewer import HTML_SUFFIXES, write_html
 from .keypoints import clean_tracks
 from .lift import match_training_scale
 from .outputs import Exports, write_exports
 from .position import default_focal, fit_translation, smooth_depth
+from .refine import DEFAULT_REFINE, Refiner
 from .render import draw_pose_2d, side_by_side
+from .shots import find_cuts, frame_signature
+from .stitch import appearance, stitch
 from .timebase import model_times, resample
 from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
 from .video import VideoInfo, VideoReader, open_video_writer
@@ -61,7 +65,7 @@ class DemoOptions:
 
     checkpoint: str | os.PathLike = DEFAULT_MODEL  # a path or a name in lifter.zoo.ZOO
     detector: str = DEFAULT_DETECTOR
-    imgsz: int = DEFAULT_IMGSZ
+    imgsz: int | str = AUTO  # pixels, or "auto": chosen from the video's first second (detect.choose_imgsz)
     conf: float = DEFAULT_CONF
     detect_batch: int = DEFAULT_DETECT_BATCH  # frames per detector call
     runtime: str = "auto"  # what runs the detector: auto, torch or openvino (detect.RUNTIMES)
@@ -73,6 +77,7 @@ class DemoOptions:
     tracker: str = DEFAULT_TRACKER
     threads: int | None = None  # PyTorch CPU threads while the demo runs; None: every usable core
     view: str = DEFAULT_VIEW  # the 3D panel's layout (view.VIEWS)
+    refine: bool = DEFAULT_REFINE  # a second look at small people's keypoints on a crop (refine.py)
 
 
 @dataclass
@@ -109,12 +114,14 @@ class DemoResult:
     num_frames: int  # decoded, not the header's claim
     focal: float
     people: list[Person]
-    raw_tracks: list[Track]  # COCO-17 tracker output, before cleaning
+    raw_tracks: list[Track]  # COCO-17 tracks, re-linked and split at cuts (stitch.py), before cleaning
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: load, decode,
     # detect, track, keypoints, lift, render, encode, export
     outputs: list[Path] = field(default_factory=list)
     detector_runtime: str = "torch"  # what ran the detector: torch or openvino
     world: WorldFrame = field(default_factory=WorldFrame.identity_camera)  # ground and Y-up frame (world.py)
+    detector_imgsz: int = DEFAULT_IMGSZ  # its input size (the one chosen, with --imgsz auto)
+    cuts: list[int] = field(default_factory=list)  # frames that start a new shot (shots.py)
 
     @property
     def fps(self) -> float:
@@ -176,24 +183,36 @@ class StageClock:
 
 
 def detect_and_track(reader: VideoReader, detector: PoseDetector, tracker: PersonTracker,
-                     clock: StageClock, progress: bool = True,
-                     batch: int = DEFAULT_DETECT_BATCH) -> tuple[list[Track], int]:
-    """Pass 1: COCO-17 tracks of everyone tracked, and the decoded frame count.
+                     clock: StageClock, progress: bool = True, batch: int = DEFAULT_DETECT_BATCH,
+                     refiner: Refiner | None = None) -> tuple[list[Track], int, list[int]]:
+    """Pass 1: COCO-17 tracks of everyone tracked (with boxes and appearance),
+    the decoded frame count and the shot cuts.
 
     Frames are detected ``batch`` at a time (faster than one by one), then
-    tracked one by one in order, so the tracks do not depend on ``batch``.
+    tracked one by one in order, so the tracks do not depend on ``batch``;
+    with a ``refiner`` the small tracked people of the batch are refined
+    together.
     """
     accumulator = TrackAccumulator()
     pending: list[np.ndarray] = []
+    signatures = []
     num_frames = 0
 
     def detect_and_track_pending() -> None:
         with clock("detect"):
             found = detector.detect(pending)
         with clock("track"):
+            ids = [tracker.update(detections, frame) for frame, detections in zip(pending, found)]
+        if refiner is not None:
+            with clock("refine"):
+                found = refiner.refine(pending, found, [refiner.select(d, frame.shape, i >= 0)
+                                                        for frame, d, i in zip(pending, found, ids)])
+        with clock("track"):
             first = num_frames - len(pending)
-            for offset, (frame, detections) in enumerate(zip(pending, found)):
-                accumulator.add(first + offset, tracker.update(detections, frame), detections)
+            for offset, (frame, detections, tracked) in enumerate(zip(pending, found, ids)):
+                signatures.append(frame_signature(frame))
+                accumulator.add(first + offset, tracked, detections,
+                                appearance(frame, detections.boxes, tracked >= 0))
         pending.clear()
 
     frames = tqdm(clock.iterate("decode", reader), desc="detect+track",
@@ -205,7 +224,7 @@ def detect_and_track(reader: VideoReader, detector: PoseDetector, tracker: Perso
             detect_and_track_pending()
     if pending:
         detect_and_track_pending()
-    return accumulator.tracks(), num_frames
+    return accumulator.tracks(), num_frames, find_cuts(signatures)
 
 
 def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float, rescale: bool = True) -> Person:
@@ -264,7 +283,8 @@ def load_models(options: DemoOptions) -> Models:
     :class:`~glagcn_video.lifter.checkpoint.CheckpointError` naming the file)."""
     device = resolve_device(options.device)
     lifter = load_lifter(options.checkpoint, device, options.batch_size, options.tta)
-    return Models(PoseDetector(options.detector, options.imgsz, options.conf, device, options.runtime), lifter)
+    imgsz = DEFAULT_IMGSZ if options.imgsz == AUTO else options.imgsz  # auto: set per video (choose_imgsz)
+    return Models(PoseDetector(options.detector, imgsz, options.conf, device, options.runtime), lifter)
 
 
 def first_appearance_order(people: list[Person]) -> list[Person]:
@@ -314,13 +334,20 @@ def _run_demo(video: str | os.PathLike, out: Path, exports: Exports, options: De
         tracker = PersonTracker(options.tracker, reader.info.fps)
         models = models or load_models(options)
     info = reader.info
+    detector = models.detector
+    if options.imgsz == AUTO:
+        with clock("detect"):
+            detector.imgsz = choose_imgsz(detector, probe_frames(reader, info.fps))
     focal = options.focal or default_focal(info.width, info.height)
 
-    raw_tracks, num_frames = detect_and_track(reader, models.detector, tracker, clock, progress,
-                                              options.detect_batch)
+    raw_tracks, num_frames, cuts = detect_and_track(reader, detector, tracker, clock, progress,
+                                                    options.detect_batch,
+                                                    Refiner(detector) if options.refine else None)
     if not info.is_image and info.header_frames and num_frames != info.header_frames:
         log.warning(f"{reader.path}: decoded {num_frames} of the {info.header_frames} frames its container "
                     f"lists (a damaged or cut file, or a wrong count in its header); processed those")
+    with clock("track"):
+        raw_tracks = stitch(raw_tracks, cuts, info.fps)
     with clock("keypoints"):
         segments = clean_tracks(raw_tracks, info.fps, num_frames)
     with clock("lift"):
@@ -328,7 +355,8 @@ def _run_demo(video: str | os.PathLike, out: Path, exports: Exports, options: De
                   for t in tqdm(segments, desc="lift", unit="track", disable=not progress)]
         world = estimate_world_frame([p.joints_3d for p in first_appearance_order(people)])
     result = DemoResult(info, num_frames, focal, people, raw_tracks, timings,
-                        detector_runtime=models.detector.runtime, world=world)
+                        detector_runtime=detector.runtime, detector_imgsz=detector.imgsz, cuts=cuts,
+                        world=world)
 
     written: list[Path] = []
     try:

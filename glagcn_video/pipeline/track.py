@@ -24,15 +24,30 @@ TRACKER_REFERENCE_FPS = 30.0  # Ultralytics' track_buffer (frames to keep a lost
 class Track:
     """One person over time: frames (F,) ascending video frame indices,
     keypoints (F, J, 2) pixels, scores (F, J) confidences, for J joints of
-    whichever layout (COCO-17 from the tracker, Human3.6M after conversion)."""
+    whichever layout (COCO-17 from the tracker, Human3.6M after conversion).
+
+    Straight from the tracker a track also has its boxes (F, 4) xyxy pixels
+    and an appearance descriptor per frame (F, D) (``stitch.appearance``), which
+    re-linking a person after a break needs; later stages drop them.
+    """
 
     person_id: int
     frames: np.ndarray
     keypoints: np.ndarray
     scores: np.ndarray
+    boxes: np.ndarray | None = None
+    appearance: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    def take(self, rows: np.ndarray | slice, person_id: int | None = None) -> Track:
+        """The track's ``rows`` (an index array, mask or slice), optionally under another ID."""
+        def part(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[rows]
+
+        return Track(self.person_id if person_id is None else person_id, self.frames[rows],
+                     self.keypoints[rows], self.scores[rows], part(self.boxes), part(self.appearance))
 
 
 def _tracker_config(tracker: str):
@@ -79,20 +94,27 @@ class PersonTracker:
 
 
 class TrackAccumulator:
-    """Collects each ID's keypoints frame by frame (a few numbers per person,
-    so memory grows with people x frames, never with pixels)."""
+    """Collects each ID's keypoints, box and appearance frame by frame (a few
+    hundred numbers per person, so memory grows with people x frames, never
+    with pixels)."""
 
     def __init__(self) -> None:
-        self._rows: dict[int, tuple[list[int], list[np.ndarray], list[np.ndarray]]] = {}
+        self._rows: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
 
-    def add(self, frame_index: int, ids: np.ndarray, detections: Detections) -> None:
+    def add(self, frame_index: int, ids: np.ndarray, detections: Detections,
+            appearance: np.ndarray | None = None) -> None:
+        """This frame's tracked detections (``ids`` >= 0); ``appearance`` (P, D)
+        per detection, or none (an empty descriptor)."""
         for i in np.flatnonzero(ids >= 0):
-            frames, keypoints, scores = self._rows.setdefault(int(ids[i]), ([], [], []))
-            frames.append(frame_index)
-            keypoints.append(detections.keypoints[i])
-            scores.append(detections.keypoint_scores[i])
+            self._rows.setdefault(int(ids[i]), []).append(
+                (frame_index, detections.keypoints[i], detections.keypoint_scores[i], detections.boxes[i],
+                 appearance[i] if appearance is not None else np.zeros(0, np.float32)))
 
     def tracks(self) -> list[Track]:
         """All tracks, by ID."""
-        return [Track(pid, np.asarray(f, dtype=np.int64), np.stack(k), np.stack(s))
-                for pid, (f, k, s) in sorted(self._rows.items())]
+        tracks = []
+        for pid, rows in sorted(self._rows.items()):
+            frames, keypoints, scores, boxes, appearance = zip(*rows)
+            tracks.append(Track(pid, np.asarray(frames, dtype=np.int64), np.stack(keypoints), np.stack(scores),
+                                np.stack(boxes), np.stack(appearance)))
+        return tracks
