@@ -10,11 +10,12 @@ import numpy as np
 import plotly
 import pytest
 
+from demo_support import STANDING, moving_square_clip, real_detector_or_skip, shared_video, walker
+from glagcn_video.files import DemoError
 from glagcn_video.pipeline.render import VirtualCamera, person_shades
 from glagcn_video.pipeline.runner import DemoOptions, run_demo, world_tracks
 from glagcn_video.pipeline.view import (MAX_PAN, MAX_ZOOM, ORBIT_DEG_PER_S, STRIP_TILES, VIEWS, Panel3D,
                                         WorldTrack, assign_slots, follow)
-from demo_support import STANDING, real_detector_or_skip, shared_video, walker
 from glagcn_video.pipeline.world import ANKLE_HEIGHT, estimate_world_frame
 from glagcn_video.skeleton import H36M
 
@@ -108,6 +109,14 @@ def test_several_people_get_a_row_of_their_own_views_and_the_people_layout_a_gri
     with pytest.raises(ValueError, match="view must be one of scene, people, orbit"):
         Panel3D(640, 640, people, 90, FPS, view="top")
     assert VIEWS == ("scene", "people", "orbit")
+
+
+def test_an_unknown_layout_fails_before_any_slow_work(tmp_path):
+    clip = moving_square_clip(tmp_path / "clip.mp4")
+    with pytest.raises(DemoError, match="--view top: not a layout; use one of scene, people, orbit"):
+        run_demo(clip, tmp_path / "out.mp4", options=DemoOptions(view="top", checkpoint=tmp_path / "none.bin"),
+                 progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
 
 
 def test_orbit_turns_slowly_and_steadily():

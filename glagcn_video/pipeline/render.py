@@ -212,14 +212,17 @@ DISTANCE = 4.0
 _MARGIN = 0.05  # of the image's half size, left free around the fitted sphere
 
 
+@lru_cache(maxsize=1024)
 def view_rotation(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
-    """(3, 3) rows: the virtual camera's right, down and forward axes in world axes."""
+    """(3, 3) rows: the virtual camera's right, down and forward axes in world axes (read-only, cached)."""
     azimuth, elevation = np.radians(azimuth_deg), np.radians(elevation_deg)
     back = np.array([-np.sin(azimuth) * np.cos(elevation), np.sin(elevation),
                      np.cos(azimuth) * np.cos(elevation)])
     right = np.cross(-back, [0.0, 1.0, 0.0])
     right /= np.linalg.norm(right)
-    return np.stack([right, np.cross(-back, right), -back])
+    rotation = np.stack([right, np.cross(-back, right), -back])
+    rotation.flags.writeable = False
+    return rotation
 
 
 class VirtualCamera:
@@ -272,14 +275,13 @@ def draw_ground(image: np.ndarray, camera: VirtualCamera, reach: float, label: b
     middle = (xz[:, 1:] + xz[:, :-1]) / 2
     fade = 1 - (np.linalg.norm(middle - target[[0, 2]], axis=-1) / reach) ** 2
     level = np.floor(np.clip(fade, 0, 1) * _GRID_LEVELS).astype(int)  # (L, pieces); 0: not drawn
+    level[~(finite[:, 1:] & finite[:, :-1])] = 0
+    segments = np.stack([fixed[:, :-1], fixed[:, 1:]], axis=2)  # (L, pieces, 2 ends, 2)
     background = np.array(BACKGROUND, float)
-    for shade in range(1, _GRID_LEVELS + 1):
-        lines_at, pieces_at = np.nonzero((level == shade) & finite[:, 1:] & finite[:, :-1])
-        if not len(lines_at):
-            continue
-        segments = np.stack([fixed[lines_at, pieces_at], fixed[lines_at, pieces_at + 1]], axis=1)
+    for shade in np.unique(level[level > 0]).tolist():
         grey = background + (_GRID_BRIGHT - background) * shade / _GRID_LEVELS
-        cv2.polylines(image, list(segments), False, tuple(round(g) for g in grey), 1, cv2.LINE_AA, _SHIFT)
+        cv2.polylines(image, list(segments[level == shade]), False, tuple(round(g) for g in grey), 1,
+                      cv2.LINE_AA, _SHIFT)
     if label:
         _label_square(image, camera)
 

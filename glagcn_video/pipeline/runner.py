@@ -50,7 +50,7 @@ from .stitch import appearance, stitch
 from .timebase import model_times, resample
 from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
 from .video import VideoInfo, VideoReader, open_video_writer
-from .view import DEFAULT_VIEW, Panel3D, WorldTrack
+from .view import DEFAULT_VIEW, VIEWS, Panel3D, WorldTrack
 from .world import WorldFrame, estimate_world_frame
 
 T = TypeVar("T")
@@ -331,6 +331,8 @@ def _run_demo(video: str | os.PathLike, out: Path, exports: Exports, options: De
             taken = {reader.path, out, *exports.requested().values()}
             if html.resolve() in {p.resolve() for p in taken}:
                 raise DemoError(html, "would overwrite the input or another output; choose another name")
+        if options.view not in VIEWS:
+            raise DemoError(f"--view {options.view}", f"not a layout; use one of {', '.join(VIEWS)}")
         tracker = PersonTracker(options.tracker, reader.info.fps)
         models = models or load_models(options)
     info = reader.info
