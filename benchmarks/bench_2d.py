@@ -35,8 +35,8 @@ detector found with box score >= 0.25 and saw small enough to refine).
 
 Tracking, on every frame of the clips at ``--track-scales``: today's stage
 (640 px, ByteTrack, no duplicate suppression, no stitching, no cut
-splitting) against the demo's default 2D stage (runner.detect_and_track,
-stitch.stitch); both then cleaned as for lifting (keypoints.clean_tracks).
+splitting) against the demo's default 2D stage (runner.track_people); both
+then cleaned as for lifting (keypoints.clean_tracks).
 Reported: lifted IDs, people (the most confident reference people in one
 sampled frame), IDs per person, and the median length of the lifted
 segments. On a clip whose people come and go (skating's crowd) more IDs
@@ -243,7 +243,7 @@ def score(truth: list[Detections], found: list[Detections]) -> list[Tally]:
 
 
 class ShrunkVideo:
-    """A video whose frames are shrunk on the fly, with the reader interface detect_and_track needs."""
+    """A video whose frames are shrunk on the fly, with the reader interface track_people needs."""
 
     def __init__(self, path: Path, shrink: Shrink):
         self.reader, self.shrink = VideoReader(path), shrink
