@@ -88,6 +88,23 @@ def test_real_people_are_tracked_lifted_and_exported(tmp_path, checkpoint):
         assert set(data["raw_person_id"].tolist()) >= ids
 
 
+def test_a_fixed_input_size_and_no_refinement_still_work(tmp_path, checkpoint, demo_main, capfd):
+    detector = real_detector_or_skip()
+    clip = people_clip(tmp_path / "people.mp4", num_frames=5, fps=10.0)
+    common = ["--detector", detector, "--checkpoint", str(checkpoint), "--device", "cpu"]
+    assert demo_main([str(clip), "--out", str(tmp_path / "fixed.mp4"), "--csv", str(tmp_path / "fixed.csv"),
+                      "--imgsz", "480", "--no-refine", *common]) == 0
+    err = capfd.readouterr().err
+    assert "detector on openvino at 480 px" in err or "detector on torch at 480 px" in err
+    assert "refine" not in err  # no refinement stage ran
+    assert len({r["person_id"] for r in read_csv(tmp_path / "fixed.csv")[1]}) >= 2  # people tracked and lifted
+    assert demo_main([str(clip), "--out", str(tmp_path / "auto.mp4"), *common]) == 0
+    assert "at 640 px" in capfd.readouterr().err  # the bus's people are large: auto keeps 640
+    with pytest.raises(SystemExit):
+        demo_main([str(clip), "--imgsz", "large", *common])
+    assert "--imgsz: invalid" in capfd.readouterr().err
+
+
 def test_without_input_runs_on_the_photo_shipped_with_ultralytics(tmp_path, checkpoint):
     real_detector_or_skip()
     done = run_demo("--out", tmp_path / "bus.mp4", "--csv", tmp_path / "bus.csv",
