@@ -35,8 +35,8 @@ detector found with box score >= 0.25 and saw small enough to refine).
 
 Tracking, on every frame of the clips at ``--track-scales``: today's stage
 (640 px, ByteTrack, no duplicate suppression, no stitching, no cut
-splitting) against the demo's default 2D stage (runner.detect_and_track,
-stitch.stitch); both then cleaned as for lifting (keypoints.clean_tracks).
+splitting) against the demo's default 2D stage (runner.track_people); both
+then cleaned as for lifting (keypoints.clean_tracks).
 Reported: lifted IDs, people (the most confident reference people in one
 sampled frame), IDs per person, and the median length of the lifted
 segments. On a clip whose people come and go (skating's crowd) more IDs
@@ -57,7 +57,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator, Sequence  # noqa: E402
-from dataclasses import dataclass, field, replace  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
@@ -74,8 +74,7 @@ from glagcn_video.pipeline.detect import (DEFAULT_CONF, DEFAULT_DETECTOR, DEFAUL
                                           PoseDetector, choose_imgsz, probe_frames, resolve_weights)
 from glagcn_video.pipeline.keypoints import clean_tracks  # noqa: E402
 from glagcn_video.pipeline.refine import Refiner  # noqa: E402
-from glagcn_video.pipeline.runner import StageClock, detect_and_track  # noqa: E402
-from glagcn_video.pipeline.stitch import stitch  # noqa: E402
+from glagcn_video.pipeline.runner import DemoOptions, StageClock, track_people  # noqa: E402
 from glagcn_video.pipeline.track import PersonTracker, Track, TrackAccumulator  # noqa: E402
 from glagcn_video.pipeline.video import VideoInfo, VideoReader  # noqa: E402
 
@@ -244,7 +243,7 @@ def score(truth: list[Detections], found: list[Detections]) -> list[Tally]:
 
 
 class ShrunkVideo:
-    """A video whose frames are shrunk on the fly, with the reader interface detect_and_track needs."""
+    """A video whose frames are shrunk on the fly, with the reader interface track_people needs."""
 
     def __init__(self, path: Path, shrink: Shrink):
         self.reader, self.shrink = VideoReader(path), shrink
@@ -265,12 +264,16 @@ def today_tracks(video: ShrunkVideo, detector: PoseDetector) -> tuple[list[Track
     return accumulator.tracks(), frames
 
 
-def default_tracks(video: ShrunkVideo, detector: PoseDetector, refine: bool) -> tuple[list[Track], int]:
-    """The demo's 2D stage: detect, track, refine, stitch, split at cuts."""
-    tracks, frames, cuts = detect_and_track(video, detector, PersonTracker("bytetrack", video.info.fps),
-                                            StageClock({}), progress=False, batch=BATCH,
-                                            refiner=Refiner(detector) if refine else None)
-    return stitch(tracks, cuts, video.info.fps), frames
+def default_tracks(video: ShrunkVideo, detector: PoseDetector) -> tuple[list[Track], int]:
+    """The demo's 2D stage with its default options (runner.track_people), on
+    ``detector``, whose input size it sets and this puts back."""
+    options, size = DemoOptions(), detector.imgsz
+    try:
+        tracks, frames, _ = track_people(video, detector, PersonTracker(options.tracker, video.info.fps),
+                                         options, StageClock({}), progress=False)
+    finally:
+        detector.imgsz = size
+    return tracks, frames
 
 
 def track_summary(tracks: list[Track], fps: float, frames: int, people: int) -> str:
@@ -301,15 +304,12 @@ def bench_clip(path: Path, detectors: Detectors, sizes: list[int], step: int,
           f"{sum(int((d.box_scores >= CONFIDENT_SCORE).sum()) for d in truth_full)} confident people, "
           f"{reference_s * 1e3:.0f} ms/frame", flush=True)
     result = ClipResult({}, {}, {})
-    auto_sizes = {}
-    for factor in sorted(set(scales) | set(track_scales)):
-        auto_sizes[factor] = choose_imgsz(detectors[DEFAULT_IMGSZ],
-                                          [Shrink(factor)(f) for f in probe_frames(VideoReader(path), info.fps)])
     for factor in scales:
         shrink = Shrink(factor)
         frames = [shrink(f) for f in sampled]
         truth = [shrink.detections(d, info.width, info.height) for d in truth_full]
-        auto_size = auto_sizes[factor]
+        auto_size = choose_imgsz(detectors[DEFAULT_IMGSZ],
+                                 [shrink(f) for f in probe_frames(VideoReader(path), info.fps)])
         named = settings(detectors, auto_size, sizes)
         found: dict[str, list[Detections]] = {name: [] for name in named}
         seconds = dict.fromkeys(named, 0.0)
@@ -332,7 +332,7 @@ def bench_clip(path: Path, detectors: Detectors, sizes: list[int], step: int,
     for factor in track_scales:
         video = ShrunkVideo(path, Shrink(factor))
         for name, run in (("today", lambda: today_tracks(video, detectors[DEFAULT_IMGSZ])),
-                          ("default", lambda: default_tracks(video, detectors[auto_sizes[factor]], refine=True))):
+                          ("default", lambda: default_tracks(video, detectors[DEFAULT_IMGSZ]))):
             tracks, frames = run()
             print(f"  {name:<8} 1/{factor} {track_summary(tracks, info.fps, frames, people)}", flush=True)
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 
 from demo_support import (DEMO, decoded, demo_main, moving_square_clip, people_clip,  # noqa: F401 (fixture)
-                          random_checkpoint, real_detector_or_skip, shared_video, unwritable_folder)
+                          random_checkpoint, real_detector_or_skip, shared_video, unwritable_folder,
+                          write_clip)
 from glagcn_video.pipeline.export import csv_header
 from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT
 from glagcn_video.pipeline.position import MIN_DEPTH
@@ -84,6 +86,23 @@ def test_real_people_are_tracked_lifted_and_exported(tmp_path, checkpoint):
         np.testing.assert_allclose(data["joints_3d"][0, :, 0], [float(rows[0][f"{j}_x"]) for j in
                                                                 data["joint_names"]], atol=1e-3)
         assert set(data["raw_person_id"].tolist()) >= ids
+
+
+def test_a_fixed_input_size_and_no_refinement_still_work(tmp_path, checkpoint, demo_main, capfd):
+    detector = real_detector_or_skip()
+    clip = people_clip(tmp_path / "people.mp4", num_frames=5, fps=10.0)
+    common = ["--detector", detector, "--checkpoint", str(checkpoint), "--device", "cpu"]
+    assert demo_main([str(clip), "--out", str(tmp_path / "fixed.mp4"), "--csv", str(tmp_path / "fixed.csv"),
+                      "--imgsz", "480", "--no-refine", *common]) == 0
+    err = capfd.readouterr().err
+    assert "detector on openvino at 480 px" in err or "detector on torch at 480 px" in err
+    assert "refine" not in err  # no refinement stage ran
+    assert len({r["person_id"] for r in read_csv(tmp_path / "fixed.csv")[1]}) >= 2  # people tracked and lifted
+    assert demo_main([str(clip), "--out", str(tmp_path / "auto.mp4"), *common]) == 0
+    assert "at 640 px" in capfd.readouterr().err  # the bus's people are large: auto keeps 640
+    with pytest.raises(SystemExit):
+        demo_main([str(clip), "--imgsz", "large", *common])
+    assert "--imgsz: invalid" in capfd.readouterr().err
 
 
 def test_without_input_runs_on_the_photo_shipped_with_ultralytics(tmp_path, checkpoint):
@@ -179,3 +198,29 @@ def test_real_clip_end_to_end(tmp_path):
         frames_per_id.setdefault(r["person_id"], set()).add(int(r["frame"]))
     main = max(frames_per_id.values(), key=len)
     assert len(main) > 0.9 * 301  # the boxer keeps one ID through nearly the whole clip
+
+
+@pytest.mark.slow
+def test_shot_cuts_end_every_track_and_only_matching_clothes_keep_an_id(tmp_path):
+    """Two real clips joined into three shots: tai chi, dumbbells, tai chi again."""
+    from glagcn_video import DemoOptions, run_demo as run_in_process
+    from glagcn_video.pipeline.video import VideoReader
+
+    weights = real_detector_or_skip()
+    taichi = list(itertools.islice(VideoReader(shared_video("taichi_1person.mp4")), 0, 260))
+    dumbbell = list(itertools.islice(VideoReader(shared_video("dumbbell_1person.mp4")), 100, 160))
+    clip = write_clip(tmp_path / "three_shots.mp4", taichi[:60] + dumbbell + taichi[200:260], fps=24.0)
+    result = run_in_process(clip, tmp_path / "out.mp4", csv=tmp_path / "out.csv",
+                            options=DemoOptions(detector=weights), progress=False)
+    assert result.cuts == [60, 120]
+    shots = [range(0, 60), range(60, 120), range(120, 180)]
+    ids = [set(), set(), set()]
+    for person in result.people:  # no lifted track (and so no lifting window, no root) spans a cut
+        shot = next(i for i, s in enumerate(shots) if person.frames[0] in s)
+        assert person.frames[-1] in shots[shot], (person.person_id, person.frames[[0, -1]])
+        ids[shot].add(person.person_id)
+    assert all(ids)
+    assert not ids[1] & (ids[0] | ids[2])  # the man with the dumbbells is someone else
+    assert ids[0] == ids[2]  # the tai chi man, the same clothes, recognised after the dumbbell shot
+    _, rows = read_csv(tmp_path / "out.csv")
+    assert {int(r["person_id"]) for r in rows if int(r["frame"]) >= 120} == ids[2]

@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+import torch
 
+from demo_support import real_detector_or_skip, shared_video
+from glagcn_video.pipeline.detect import DEFAULT_IMGSZ, PoseDetector
+from glagcn_video.pipeline.keypoints import clean_tracks
+from glagcn_video.pipeline.runner import DemoOptions, StageClock, track_people
 from glagcn_video.pipeline.stitch import (DESCRIPTOR_SIZE, MAX_LINK_GAP_S, appearance, appearance_distance,
                                           split_at_cuts, stitch)
-from glagcn_video.pipeline.track import Track
+from glagcn_video.pipeline.track import PersonTracker, Track
+from glagcn_video.pipeline.video import VideoReader
 
 FPS = 30.0
-SHIRTS = {"red": (40, 40, 220), "blue": (220, 120, 30), "green": (60, 180, 60)}  # BGR
+SHIRTS = {"red": (40, 40, 220), "blue": (220, 120, 30), "green": (60, 180, 60), "dark": (40, 40, 40),
+          "beige": (150, 190, 210)}  # BGR
 
 
-def dressed(shirt: str, trousers: tuple[int, int, int] = (40, 40, 40)) -> np.ndarray:
-    """The appearance descriptor of a 40x100 person in a ``shirt`` and dark trousers."""
+def body_keypoints(x0: float, y0: float, width: float, height: float) -> np.ndarray:
+    """COCO-17 keypoints of an upright person in the box (x0, y0, width, height)."""
+    keypoints = np.tile([x0 + width / 2, y0 + 0.1 * height], (17, 1))
+    keypoints[[5, 6, 11, 12, 13, 14], 1] = [0.2, 0.2, 0.55, 0.55, 0.8, 0.8]
+    keypoints[[5, 6, 11, 12, 13, 14], 1] = y0 + keypoints[[5, 6, 11, 12, 13, 14], 1] * height
+    keypoints[[5, 11, 13], 0] = x0 + 0.2 * width  # the person's right, on the image's left
+    keypoints[[6, 12, 14], 0] = x0 + 0.8 * width
+    return keypoints.astype(np.float32)
+
+
+def dressed(shirt: str, trousers: str = "dark") -> np.ndarray:
+    """The appearance descriptor of a 40x100 person in a ``shirt`` and ``trousers``."""
     frame = np.full((120, 60, 3), 128, np.uint8)
-    frame[10:60, 10:50] = SHIRTS[shirt]
-    frame[60:110, 10:50] = trousers
-    return appearance(frame, np.array([[10.0, 10.0, 50.0, 110.0]]))[0]
+    frame[30:65, 10:50] = SHIRTS[shirt]
+    frame[65:100, 10:50] = SHIRTS[trousers]
+    keypoints = body_keypoints(10, 10, 40, 100)
+    return appearance(frame, keypoints[None], np.full((1, 17), 0.9, np.float32))[0]
 
 
-def walker(person_id: int, frames: range, x0: float, speed: float, shirt: str) -> Track:
+def walker(person_id: int, frames: range, x0: float, speed: float, shirt: str, trousers: str = "dark") -> Track:
     """A 100-px tall person walking ``speed`` px per frame from ``x0`` (at frame 0)."""
     frames = np.array(list(frames))
     x = x0 + speed * frames
@@ -29,17 +48,23 @@ def walker(person_id: int, frames: range, x0: float, speed: float, shirt: str) -
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
     keypoints = np.repeat(centres[:, None], 17, axis=1)
     return Track(person_id, frames, keypoints, np.full((len(frames), 17), 0.8, np.float32), boxes,
-                 np.repeat(dressed(shirt)[None], len(frames), axis=0))
+                 np.repeat(dressed(shirt, trousers)[None], len(frames), axis=0))
 
 
 def test_descriptors_tell_shirts_apart_and_match_the_same_shirt():
     assert dressed("red").shape == (DESCRIPTOR_SIZE,)
     assert appearance_distance(dressed("red"), dressed("red")) == pytest.approx(0, abs=1e-6)
     assert appearance_distance(dressed("red"), dressed("blue")) == pytest.approx(0.5)  # same trousers
-    # a box beyond the frame has nothing to describe; asked-for rows only
+    assert appearance_distance(dressed("red"), dressed("blue", "beige")) == pytest.approx(1.0)
+    # nothing to describe beyond the frame, where the keypoints are unsure, or where not asked
     frame = np.zeros((50, 50, 3), np.uint8)
-    rows = appearance(frame, np.array([[100.0, 100, 140, 200], [0, 0, 40, 50]]), np.array([True, False]))
+    keypoints = np.stack([body_keypoints(100, 100, 40, 100), body_keypoints(0, 0, 40, 50),
+                          body_keypoints(0, 0, 40, 50)])
+    scores = np.full((3, 17), 0.9, np.float32)
+    scores[1, 11] = 0.2  # a hip: no torso, no thighs
+    rows = appearance(frame, keypoints, scores, np.array([True, True, False]))
     assert np.isnan(rows).all()
+    assert np.isfinite(appearance(frame, keypoints, scores)[2]).all()
 
 
 def test_a_person_missed_for_a_second_gets_their_id_back():
@@ -51,7 +76,7 @@ def test_a_person_missed_for_a_second_gets_their_id_back():
 
 
 def test_someone_else_appearing_where_a_person_was_going_is_not_them():
-    leaving, stranger = walker(3, range(0, 40), 100, 4, "red"), walker(7, range(70, 120), 100, 4, "blue")
+    leaving, stranger = walker(3, range(0, 40), 100, 4, "red"), walker(7, range(70, 120), 100, 4, "blue", "beige")
     assert [t.person_id for t in stitch([leaving, stranger], [], FPS)] == [3, 7]
 
 
@@ -75,6 +100,14 @@ def test_no_link_when_two_people_could_be_the_one_who_reappears():
     bystander = walker(3, range(0, 100), 340, 0, "green")
     people = stitch([leaving, reappearing, bystander], [], FPS)
     assert sorted(t.person_id for t in people) == [1, 3]
+
+
+def test_over_a_short_break_position_decides_unless_someone_else_is_there():
+    # a jump or a flip changes what the descriptor sees: 0.3 s later, in the same place, it is them
+    before, after = walker(3, range(0, 40), 100, 4, "red"), walker(7, range(49, 90), 100, 4, "blue", "beige")
+    assert [t.person_id for t in stitch([before, after], [], FPS)] == [3]
+    bystander = walker(5, range(0, 90), 100 + 4 * 49, 0, "green")  # standing where they reappear
+    assert sorted(t.person_id for t in stitch([before, after, bystander], [], FPS)) == [3, 5, 7]
 
 
 def test_pieces_alive_at_the_same_time_are_never_joined():
@@ -103,3 +136,77 @@ def test_tracks_end_at_cuts_and_keep_their_id_across_only_when_the_clothes_match
 
 def test_no_tracks_no_people():
     assert stitch([], [5], FPS) == []
+
+
+# --- the real clips: the demo's whole 2D stage (slow: the detector on every frame) ---
+
+def people_in(clip: str) -> tuple[list[Track], list[Track], float]:
+    """The demo's 2D stage with its default options on a clip of the share:
+    its people's tracks and the segments that would be lifted, and the fps."""
+    weights = real_detector_or_skip()
+    reader = VideoReader(shared_video(f"{clip}.mp4"))
+    options = DemoOptions(detector=weights)
+    detector = PoseDetector(weights, DEFAULT_IMGSZ, options.conf, torch.device("cpu"), options.runtime)
+    tracks, frames, cuts = track_people(reader, detector, PersonTracker(options.tracker, reader.info.fps), options,
+                                        StageClock({}), progress=False)
+    assert cuts == []
+    return tracks, clean_tracks(tracks, reader.info.fps, frames), reader.info.fps
+
+
+def assert_one_id_per_person(tracks: list[Track], lifted: list[Track], label) -> None:
+    """Every ID's detections belong to one person (``label``: frame index, box ->
+    a person's name or None), and each person is lifted under one ID."""
+    ids_of: dict[str, set[int]] = {}
+    for track in tracks:
+        names = {label(int(f), b) for f, b in zip(track.frames, track.boxes)} - {None}
+        assert len(names) <= 1, f"ID {track.person_id} is on {sorted(names)}"
+        for name in names:
+            ids_of.setdefault(name, set()).add(track.person_id)
+    lifted_ids = {t.person_id for t in lifted}
+    for name, ids in ids_of.items():
+        assert len(ids & lifted_ids) == 1, f"{name} lifted under IDs {sorted(ids & lifted_ids)}"
+
+
+@pytest.mark.slow
+def test_walk_jump_keeps_one_id_per_person():
+    # What the clip shows (1768x994): a man stands on a utility box, then jumps
+    # into the tree behind it (hidden for about 0.7 s), flips and lands in the
+    # middle of the lawn at about frame 185; a woman walks in from the right on
+    # the grass below him and leaves at the left edge after frame 200. Until the
+    # landing the man's feet are in the upper half, hers near the bottom; after
+    # it he is right of the middle, she at the left edge.
+    tracks, lifted, _ = people_in("walk_jump_2people_vp9")
+
+    def label(frame: int, box: np.ndarray) -> str | None:
+        x0, y0, x1, y1 = box
+        if frame < 182:
+            return "man" if y1 < 0.55 * 994 else "woman" if y1 > 0.85 * 994 else None
+        centre = (x0 + x1) / 2
+        return "woman" if centre < 0.25 * 1768 else "man" if centre > 0.45 * 1768 else None
+
+    assert_one_id_per_person(tracks, lifted, label)
+    man = next(t for t in tracks if label(int(t.frames[0]), t.boxes[0]) == "man")
+    assert man.frames[0] < 10 and man.frames[-1] > 215  # one ID from the box top to after the landing
+
+
+@pytest.mark.slow
+def test_basketball_players_keep_their_ids_through_the_crossing():
+    # Two players (426x240, the camera pans): one in a white shirt, one in a
+    # blue one, who runs behind the white one at about frames 150-190 and is
+    # hidden for over a second. Who is who is read off each box's shirt colour.
+    tracks, lifted, _ = people_in("basketball_2people_lowres")
+    frames = list(VideoReader(shared_video("basketball_2people_lowres.mp4")))
+
+    def label(frame: int, box: np.ndarray) -> str | None:
+        x0, y0, x1, y1 = box
+        width, height = x1 - x0, y1 - y0
+        shirt = frames[frame][int(y0 + 0.2 * height):int(y0 + 0.45 * height),
+                              int(x0 + 0.3 * width):int(x0 + 0.7 * width)]
+        if shirt.size == 0:
+            return None
+        hue, saturation, value = cv2.cvtColor(shirt, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(float).T
+        blue = ((hue > 80) & (hue < 115) & (saturation > 90)).mean()
+        white = ((saturation < 60) & (value > 150)).mean()
+        return "blue" if blue > 0.4 and white < 0.2 else "white" if white > 0.4 and blue < 0.1 else None
+
+    assert_one_id_per_person(tracks, lifted, label)

@@ -1,12 +1,14 @@
 """Video in, 3D skeletons out: the demo's stages, run in order.
 
-Pass 1 decodes the video frame by frame, detects people and tracks them;
-only their keypoints are kept. Each track is then cleaned, resampled to the
-lifter's 50 fps, lifted to 3D, mapped back to the video's frame times and
-placed in camera space. Pass 2 decodes the video again, draws the 2D and 3D
-skeletons and encodes the result frame by frame. Memory therefore grows with
-people x frames x joints (a few hundred bytes per person-frame), never with
-pixels x frames.
+Pass 1 decodes the video frame by frame, detects people, tracks them and
+refines the small ones' keypoints; only their keypoints, boxes and colours,
+and a small signature of each frame, are kept. The tracks are then re-linked
+where a person was lost and split at shot cuts. Each is cleaned, resampled
+to the lifter's 50 fps, lifted to 3D, mapped back to the video's frame times
+and placed in camera space. Pass 2 decodes the video again, draws the 2D and
+3D skeletons and encodes the result frame by frame. Memory therefore grows
+with people x frames (under a kilobyte per person-frame), never with pixels
+x frames.
 
 Every stage is its own module with plain arrays in between (see docs/demo.md);
 this one only wires them together and times them.
@@ -116,7 +118,7 @@ class DemoResult:
     people: list[Person]
     raw_tracks: list[Track]  # COCO-17 tracks, re-linked and split at cuts (stitch.py), before cleaning
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: load, decode,
-    # detect, track, keypoints, lift, render, encode, export
+    # detect, refine, track, keypoints, lift, render, encode, export
     outputs: list[Path] = field(default_factory=list)
     detector_runtime: str = "torch"  # what ran the detector: torch or openvino
     world: WorldFrame = field(default_factory=WorldFrame.identity_camera)  # ground and Y-up frame (world.py)
@@ -212,7 +214,7 @@ def detect_and_track(reader: VideoReader, detector: PoseDetector, tracker: Perso
             for offset, (frame, detections, tracked) in enumerate(zip(pending, found, ids)):
                 signatures.append(frame_signature(frame))
                 accumulator.add(first + offset, tracked, detections,
-                                appearance(frame, detections.boxes, tracked >= 0))
+                                appearance(frame, detections.keypoints, detections.keypoint_scores, tracked >= 0))
         pending.clear()
 
     frames = tqdm(clock.iterate("decode", reader), desc="detect+track",
@@ -225,6 +227,21 @@ def detect_and_track(reader: VideoReader, detector: PoseDetector, tracker: Perso
     if pending:
         detect_and_track_pending()
     return accumulator.tracks(), num_frames, find_cuts(signatures)
+
+
+def track_people(reader: VideoReader, detector: PoseDetector, tracker: PersonTracker, options: DemoOptions,
+                 clock: StageClock, progress: bool = True) -> tuple[list[Track], int, list[int]]:
+    """The whole 2D stage: the detector's input size (``--imgsz auto``), pass 1,
+    then each person's tracklets stitched and split at the cuts. Returns the
+    people's COCO-17 tracks (several may share an ID: one per shot), the
+    decoded frame count and the cuts."""
+    if options.imgsz == AUTO:
+        with clock("detect"):
+            detector.imgsz = choose_imgsz(detector, probe_frames(reader, reader.info.fps))
+    tracks, num_frames, cuts = detect_and_track(reader, detector, tracker, clock, progress, options.detect_batch,
+                                                Refiner(detector) if options.refine else None)
+    with clock("track"):
+        return stitch(tracks, cuts, reader.info.fps), num_frames, cuts
 
 
 def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float, rescale: bool = True) -> Person:
@@ -337,19 +354,12 @@ def _run_demo(video: str | os.PathLike, out: Path, exports: Exports, options: De
         models = models or load_models(options)
     info = reader.info
     detector = models.detector
-    if options.imgsz == AUTO:
-        with clock("detect"):
-            detector.imgsz = choose_imgsz(detector, probe_frames(reader, info.fps))
     focal = options.focal or default_focal(info.width, info.height)
 
-    raw_tracks, num_frames, cuts = detect_and_track(reader, detector, tracker, clock, progress,
-                                                    options.detect_batch,
-                                                    Refiner(detector) if options.refine else None)
+    raw_tracks, num_frames, cuts = track_people(reader, detector, tracker, options, clock, progress)
     if not info.is_image and info.header_frames and num_frames != info.header_frames:
         log.warning(f"{reader.path}: decoded {num_frames} of the {info.header_frames} frames its container "
                     f"lists (a damaged or cut file, or a wrong count in its header); processed those")
-    with clock("track"):
-        raw_tracks = stitch(raw_tracks, cuts, info.fps)
     with clock("keypoints"):
         segments = clean_tracks(raw_tracks, info.fps, num_frames)
     with clock("lift"):

@@ -15,8 +15,8 @@ well. Across a cut, where position says nothing, only clothes that match
 much more closely than any other candidate's keep an ID.
 
 The appearance descriptor of a detection (:func:`appearance`) is an HSV
-histogram of its upper and of its lower body, taken from the frame while it
-is decoded.
+histogram of its torso and of its thighs, placed by its keypoints, taken
+from the frame while it is decoded.
 """
 
 from __future__ import annotations
@@ -31,9 +31,14 @@ from .shots import shot_index
 from .track import Track
 
 HIST_BINS = (8, 3, 3)  # hue, saturation, value per body region
-# Body regions of a box (fractions of its width and height) the colours are taken from:
-# torso, and thighs and shorts (trousers, skirt).
-REGIONS = (((0.3, 0.2), (0.7, 0.5)), ((0.3, 0.5), (0.7, 0.75)))
+SURE = 0.5  # keypoint confidence needed to place a body region
+# The body regions the colours are taken from, between COCO keypoints: the
+# torso (shoulders 5, 6 to hips 11, 12) and the thighs (hips to knees 13, 14),
+# each narrowed by INSET of its width on both sides so the background beside
+# a slim person stays out. Boxes would not do: spread arms or a bent back put
+# the background in the box's middle.
+REGIONS = (((5, 6), (11, 12)), ((11, 12), (13, 14)))
+INSET = 0.15
 DESCRIPTOR_SIZE = len(REGIONS) * int(np.prod(HIST_BINS))
 ENDS_S = 1.0  # seconds at a piece's end (start) that describe how it leaves (arrives)
 VELOCITY_S = 0.5  # seconds of box centres fitted for a piece's velocity at its ends
@@ -45,39 +50,61 @@ MAX_LINK_GAP_S = 3.0
 # of break (a walker covers about one body height per second).
 MAX_POSITION_ERROR = 0.75
 SPEED_ALLOWANCE = 1.0
-# Within a short break position decides, since the person cannot have gone
-# far; appearance and size only veto clear mismatches, as a jump, a flip or a
-# crouch changes the box's shape and what its regions hold (walk_jump's
-# jumper: appearance distance 0.49-0.52 and heights 1.8-2.3x apart across
-# breaks of 2-14 frames). Over longer breaks they must agree closely (the
-# basketball players' pieces: same player 0.20-0.38, the two players 0.64-0.92).
+# Clothes tell people apart only roughly on real video: between the first
+# and the last second of one person's track the appearance distance (Hellinger,
+# 0 same colours, 1 none in common) was 0.10-0.23 on the single-person clips,
+# 0.21 and 0.45 for the basketball players (low resolution, a pan) and 0.54
+# for walk_jump's woman (from backlight into shade), against 0.55-0.76 between
+# two people of one clip. So within a break of up to SHORT_GAP_S position
+# alone decides (the person cannot have gone far; a jump, a flip or a crouch
+# changes their box and the colours a descriptor sees: walk_jump's jumper's
+# box was 1.8-2.3x taller or shorter across breaks of 2-14 frames), over
+# longer breaks clothes must agree within MAX_APPEARANCE, and across a cut,
+# where position says nothing, within MAX_APPEARANCE_ACROSS_CUT.
 SHORT_GAP_S = 0.5
-MAX_APPEARANCE = {True: 0.6, False: 0.4}  # Hellinger distance, by "short break"
 MAX_SIZE_RATIO = {True: 2.5, False: 1.6}  # ratio of the heights, by "short break"
-MAX_APPEARANCE_ACROSS_CUT = 0.2
+MAX_APPEARANCE = 0.5
+MAX_APPEARANCE_ACROSS_CUT = 0.35
 # A link is unambiguous when every rival (another piece that could be the
-# person instead) costs at least this much more.
+# person instead) costs more than this many times as much.
 AMBIGUITY_RATIO = 1.5
 
 
-def appearance(frame: np.ndarray, boxes: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
-    """(P, DESCRIPTOR_SIZE) colour descriptors of the people in ``boxes`` (P, 4)
-    xyxy (only those in the boolean mask ``which``, if given): per region a
-    normalised HSV histogram; NaN where a region is empty or not asked for."""
+def appearance(frame: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
+               which: np.ndarray | None = None) -> np.ndarray:
+    """(P, DESCRIPTOR_SIZE) colour descriptors of P people from their COCO-17
+    ``keypoints`` (P, 17, 2) and ``scores`` (P, 17) (only those in the
+    boolean mask ``which``, if given): per body region a normalised HSV
+    histogram; NaN where the region's keypoints are unsure, where it is empty
+    or where it was not asked for."""
     height, width = frame.shape[:2]
-    out = np.full((len(boxes), DESCRIPTOR_SIZE), np.nan, np.float32)
+    out = np.full((len(keypoints), DESCRIPTOR_SIZE), np.nan, np.float32)
     per_region = int(np.prod(HIST_BINS))
-    for p in range(len(boxes)) if which is None else np.flatnonzero(which):
-        x0, y0, x1, y1 = boxes[p]
-        for r, ((fx0, fy0), (fx1, fy1)) in enumerate(REGIONS):
-            left, right = int(np.clip(x0 + fx0 * (x1 - x0), 0, width)), int(np.clip(x0 + fx1 * (x1 - x0), 0, width))
-            top, bottom = int(np.clip(y0 + fy0 * (y1 - y0), 0, height)), int(np.clip(y0 + fy1 * (y1 - y0), 0, height))
-            if right - left < 2 or bottom - top < 2:
+    for p in range(len(keypoints)) if which is None else np.flatnonzero(which):
+        for r, (top, bottom) in enumerate(REGIONS):
+            corners = list(top + bottom)
+            if (scores[p, corners] < SURE).any():
                 continue
-            hsv = cv2.cvtColor(frame[top:bottom, left:right], cv2.COLOR_BGR2HSV)
+            xs, ys = keypoints[p, corners, 0], keypoints[p, corners, 1]
+            inset = INSET * (xs.max() - xs.min())
+            left, right = int(np.clip(xs.min() + inset, 0, width)), int(np.clip(xs.max() - inset, 0, width))
+            upper = int(np.clip(ys[:2].mean(), 0, height))
+            lower = int(np.clip(ys[2:].mean(), 0, height))
+            if right - left < 2 or lower - upper < 2:
+                continue
+            hsv = cv2.cvtColor(frame[upper:lower, left:right], cv2.COLOR_BGR2HSV)
             hist = cv2.calcHist([hsv], [0, 1, 2], None, list(HIST_BINS), [0, 180, 0, 256, 0, 256]).ravel()
             out[p, r * per_region:(r + 1) * per_region] = hist / hist.sum()
     return out
+
+
+def mean_appearance(descriptors: np.ndarray) -> np.ndarray:
+    """The mean of (N, DESCRIPTOR_SIZE) descriptors, per region over the rows
+    that have it (NaN where none has)."""
+    measured = np.isfinite(descriptors)
+    counts = measured.sum(axis=0)
+    total = np.where(measured, descriptors, 0).sum(axis=0)
+    return np.where(counts > 0, total / np.maximum(counts, 1), np.nan).astype(np.float32)
 
 
 def appearance_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -122,11 +149,9 @@ def _end(track: Track, fps: float, last: bool) -> _End:
         velocity = np.polyfit(frames[near].astype(np.float64), centres[near], 1)[0]
     else:
         velocity = np.zeros(2)
-    colours = track.appearance[order][np.abs(frames - frames[0]) <= ENDS_S * fps]
-    measured = np.isfinite(colours).all(axis=1) if colours.shape[1] else np.zeros(len(colours), bool)
-    mean = colours[measured].mean(axis=0) if measured.any() else np.full(colours.shape[1], np.nan)
+    colours = mean_appearance(track.appearance[order][np.abs(frames - frames[0]) <= ENDS_S * fps])
     heights = boxes[near, 3] - boxes[near, 1]
-    return _End(int(frames[0]), centres[0], float(np.median(heights)), velocity, mean)
+    return _End(int(frames[0]), centres[0], float(np.median(heights)), velocity, colours)
 
 
 def _link_cost(leaving: _End, arriving: _End, same_shot: bool, fps: float) -> float | None:
@@ -137,7 +162,7 @@ def _link_cost(leaving: _End, arriving: _End, same_shot: bool, fps: float) -> fl
         return 1.0 + colours / MAX_APPEARANCE_ACROSS_CUT if colours <= MAX_APPEARANCE_ACROSS_CUT else None
     gap = arriving.frame - leaving.frame
     short = gap <= SHORT_GAP_S * fps
-    if gap <= 0 or gap > MAX_LINK_GAP_S * fps or colours > MAX_APPEARANCE[short]:
+    if gap <= 0 or gap > MAX_LINK_GAP_S * fps or (not short and colours > MAX_APPEARANCE):
         return None
     height = max(leaving.height, arriving.height)
     if height > MAX_SIZE_RATIO[short] * min(leaving.height, arriving.height):
@@ -149,7 +174,7 @@ def _link_cost(leaving: _End, arriving: _End, same_shot: bool, fps: float) -> fl
     allowed = MAX_POSITION_ERROR + SPEED_ALLOWANCE * gap / fps
     if error > allowed:
         return None
-    return error / allowed + colours / MAX_APPEARANCE[short]
+    return error / allowed + (0.0 if short else colours / MAX_APPEARANCE)
 
 
 def _state_at(track: Track, frame: int, fps: float) -> _End | None:
@@ -160,11 +185,8 @@ def _state_at(track: Track, frame: int, fps: float) -> _End | None:
     if not track.frames[0] <= frame <= track.frames[-1] or abs(int(track.frames[nearest]) - frame) > SHORT_GAP_S * fps:
         return None
     box = track.boxes[nearest]
-    near = np.abs(track.frames - frame) <= ENDS_S * fps
-    colours = track.appearance[near]
-    measured = np.isfinite(colours).all(axis=1) if colours.shape[1] else np.zeros(len(colours), bool)
-    mean = colours[measured].mean(axis=0) if measured.any() else np.full(colours.shape[1], np.nan)
-    return _End(frame, (box[:2] + box[2:]) / 2, float(box[3] - box[1]), np.zeros(2), mean)
+    colours = mean_appearance(track.appearance[np.abs(track.frames - frame) <= ENDS_S * fps])
+    return _End(frame, (box[:2] + box[2:]) / 2, float(box[3] - box[1]), np.zeros(2), colours)
 
 
 def stitch(tracks: list[Track], cuts: list[int], fps: float) -> list[Track]:
@@ -203,7 +225,7 @@ def stitch(tracks: list[Track], cuts: list[int], fps: float) -> list[Track]:
                 rival = None if state is None else _link_cost(ends[a], state, True, fps)
                 if rival is not None:
                     rivals.append(rival)
-        if any(c < cost * AMBIGUITY_RATIO for c in rivals):
+        if any(c <= cost * AMBIGUITY_RATIO for c in rivals):
             continue
         successor[a], predecessor[b] = b, a
 
