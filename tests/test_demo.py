@@ -88,7 +88,7 @@ def test_real_people_are_tracked_lifted_and_exported(tmp_path, checkpoint):
         assert set(data["raw_person_id"].tolist()) >= ids
 
 
-def test_a_fixed_input_size_and_no_refinement_still_work(tmp_path, checkpoint, demo_main, capfd):
+def test_a_fixed_input_size_and_refinement_on_or_off(tmp_path, checkpoint, demo_main, capfd):
     detector = real_detector_or_skip()
     clip = people_clip(tmp_path / "people.mp4", num_frames=5, fps=10.0)
     common = ["--detector", detector, "--checkpoint", str(checkpoint), "--device", "cpu"]
@@ -99,7 +99,11 @@ def test_a_fixed_input_size_and_no_refinement_still_work(tmp_path, checkpoint, d
     assert "refine" not in err  # no refinement stage ran
     assert len({r["person_id"] for r in read_csv(tmp_path / "fixed.csv")[1]}) >= 2  # people tracked and lifted
     assert demo_main([str(clip), "--out", str(tmp_path / "auto.mp4"), *common]) == 0
-    assert "at 640 px" in capfd.readouterr().err  # the bus's people are large: auto keeps 640
+    err = capfd.readouterr().err
+    assert "at 640 px" in err  # the bus's people are large: auto keeps 640
+    assert "refine" not in err  # refinement is off by default
+    assert demo_main([str(clip), "--out", str(tmp_path / "refined.mp4"), "--refine", *common]) == 0
+    assert "refine " in capfd.readouterr().err.split("px; ")[1]  # the refine stage ran and was timed
     with pytest.raises(SystemExit):
         demo_main([str(clip), "--imgsz", "large", *common])
     assert "--imgsz: invalid" in capfd.readouterr().err

@@ -25,7 +25,13 @@ import numpy as np
 
 from .detect import Detections, PoseDetector
 
-DEFAULT_REFINE = True  # the demo's --refine / --no-refine (BENCHMARKS.md: what it gains and costs)
+# The demo's --refine / --no-refine. Off: on the six clips and their shrunk
+# copies (benchmarks/bench_2d.py, BENCHMARKS.md) it cut the keypoint error of
+# people under 150 px by 27-34% at a fixed 640-px input, but only by 14-16%
+# with the default --imgsz auto, which already looks at small people at a
+# larger size, for 1.16-1.17x the detector's time; it made the skating rink's
+# crowd, half hidden behind the boards, slightly worse.
+DEFAULT_REFINE = False
 # Crop size in network pixels (width, height): multiples of 32, so the
 # detector's letterbox neither resizes nor pads them; 3:4 fits an upright
 # person with room for raised arms, and wider poses get a taller crop. On tai

@@ -1,7 +1,7 @@
 """Video in, 3D skeletons out: the demo's stages, run in order.
 
 Pass 1 decodes the video frame by frame, detects people, tracks them and
-refines the small ones' keypoints; only their keypoints, boxes and colours,
+(with ``refine``) refines the small ones' keypoints; only their keypoints, boxes and colours,
 and a small signature of each frame, are kept. The tracks are then re-linked
 where a person was lost and split at shot cuts. Each is cleaned, resampled
 to the lifter's 50 fps, lifted to 3D, mapped back to the video's frame times
