@@ -1,6 +1,6 @@
 """TRC and C3D marker files, read back independently: the TRC by a parser
-written here from OpenSim's description of the format, the C3D by the c3d
-package's reader."""
+written here from OpenSim's description of the format and by OpenSim's own
+reader, the C3D by the c3d package's reader."""
 
 from __future__ import annotations
 
@@ -45,6 +45,25 @@ def test_trc_header_and_rows_follow_the_format(tmp_path):
     np.testing.assert_allclose(rows[:, 1], np.arange(4, 9) / FPS, atol=1e-6)
     markers = rows[:, 2:].reshape(5, 17, 3)
     assert np.isnan(markers[2]).all()  # the gap: NaN, a missing marker to OpenSim
+    np.testing.assert_allclose(markers[[0, 1, 3, 4]], joints() * 1000, atol=6e-4)
+
+
+def test_trc_read_by_opensim_itself(tmp_path):
+    """OpenSim's own TRC reader (the ``opensim`` package, as OpenSim's GUI and
+    its inverse kinematics load marker files) takes the file: names, units,
+    rate, times from the video's start, values, and the gap as missing."""
+    opensim = pytest.importorskip("opensim", reason="OpenSim's Python package (requirements-dev.txt) is not installed")
+    path = tmp_path / "markers_3.trc"
+    write_trc(path, FRAMES, joints(), FPS)
+    table = opensim.TimeSeriesTableVec3(str(path))
+    assert (table.getNumRows(), table.getNumColumns()) == (5, 17)
+    assert list(table.getColumnLabels()) == list(H36M.joint_names)
+    assert table.getTableMetaDataAsString("Units") == "mm"
+    assert float(table.getTableMetaDataAsString("DataRate")) == FPS
+    np.testing.assert_allclose(list(table.getIndependentColumn()), np.arange(4, 9) / FPS, atol=1e-6)
+    markers = np.array([[[table.getRowAtIndex(r)[m].get(axis) for axis in range(3)] for m in range(17)]
+                        for r in range(5)])
+    assert np.isnan(markers[2]).all()
     np.testing.assert_allclose(markers[[0, 1, 3, 4]], joints() * 1000, atol=6e-4)
 
 
