@@ -70,17 +70,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="folder for the outputs of many inputs: <stem>.mp4 and each export named after "
                              "the input; an input whose video is there already is skipped")
     parser.add_argument("--overwrite", action="store_true", help="with --out-dir: redo inputs already done")
-    named = " (without a file name: named after the output video)"
-    parser.add_argument("--csv", type=Path, nargs="?", const=True,
-                        help="write joints to this CSV, one row per frame and person" + named)
-    parser.add_argument("--npz", type=Path, nargs="?", const=True,
-                        help="write joints, raw 2D tracks and the camera's pose to this NumPy .npz" + named)
-    parser.add_argument("--bvh", type=Path, nargs="?", const=True,
-                        help="write one BVH animation per person, NAME_<ID>.bvh (Y up, metres)" + named)
-    parser.add_argument("--trc", type=Path, nargs="?", const=True,
-                        help="write one OpenSim marker file per person, NAME_<ID>.trc (millimetres)" + named)
-    parser.add_argument("--c3d", type=Path, nargs="?", const=True,
-                        help="write one C3D marker file per person, NAME_<ID>.c3d (millimetres)" + named)
+    for option, what in (
+            ("--csv", "joints to this CSV, one row per frame and person"),
+            ("--npz", "joints, raw 2D tracks and the camera's pose to this NumPy .npz"),
+            ("--bvh", "one BVH animation per person, NAME_<ID>.bvh (Y up, metres)"),
+            ("--trc", "one OpenSim marker file per person, NAME_<ID>.trc (millimetres)"),
+            ("--c3d", "one C3D marker file per person, NAME_<ID>.c3d (millimetres)")):
+        parser.add_argument(option, type=Path, nargs="?", const=True,
+                            help=f"write {what} (without a file name: named after the output video)")
     parser.add_argument("--angles", type=Path, nargs="?", const=True,
                         help="write joint angles in degrees to this CSV, one row per frame and person "
                              "(without a file name: <video name>_angles.csv)")

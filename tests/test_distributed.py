@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,21 @@ def launch(script: Path, argv: list[str], slurm: bool = False,
     return ranks
 
 
+def hurt_rank_1(ranks: list[Process], hurt: Callable[[subprocess.Popen], None],
+                wait_s: float) -> tuple[int, str, float]:
+    """Once the ranks train, ``hurt`` rank 1's process; then (rank 0's exit
+    code, its stderr, seconds it took to exit after the hurt)."""
+    try:
+        ranks[0].wait_for(TRAINING)
+        hurt(ranks[1].proc)
+        hurt_at = time.time()
+        code, _, err = ranks[0].wait(wait_s)
+        return code, err, time.time() - hurt_at
+    finally:
+        for rank in ranks:
+            rank.kill()
+
+
 def assert_close_weights(a: Path, b: Path, atol: float = ATOL) -> None:
     wa, wb = weights(a), weights(b)
     assert wa.keys() == wb.keys()
@@ -321,15 +337,7 @@ def test_a_process_that_dies_ends_the_run_with_a_message(h36m_small, tmp_path):
     folder = tmp_path / "dead"
     ranks = launch(ROOT / "train.py", tiny(h36m_small, folder, "-e", "50", "--checkpoint-minutes", "0",
                                            "--dist-timeout", "1"), slurm=True)
-    try:
-        ranks[0].wait_for(TRAINING)  # and so a checkpoint has been written
-        ranks[1].proc.kill()
-        killed = time.time()
-        code, out, err = ranks[0].wait(90)
-        waited = time.time() - killed
-    finally:
-        for rank in ranks:
-            rank.kill()
+    code, err, waited = hurt_rank_1(ranks, lambda proc: proc.kill(), 90)  # once training, a checkpoint exists
     assert code == 1, err[-2000:]
     assert waited < 30, err[-2000:]  # a closed connection is noticed at once, well before --dist-timeout
     assert "error: rank 0 of 2 lost contact with the other processes" in err, err[-2000:]
@@ -345,15 +353,7 @@ def test_a_process_that_hangs_times_out_with_a_message(h36m_small, tmp_path):
     have begun before the SIGSTOP, so it can end sooner after it.)"""
     folder = tmp_path / "hung"
     ranks = launch(ROOT / "train.py", tiny(h36m_small, folder, "-e", "50", "--dist-timeout", "0.25"))
-    try:
-        ranks[0].wait_for(TRAINING)
-        ranks[1].proc.send_signal(signal.SIGSTOP)
-        stopped = time.time()
-        code, out, err = ranks[0].wait(120)
-        waited = time.time() - stopped
-    finally:
-        for rank in ranks:
-            rank.kill()
+    code, err, waited = hurt_rank_1(ranks, lambda proc: proc.send_signal(signal.SIGSTOP), 120)
     assert code == 1, err[-2000:]
     assert waited < 75, err[-2000:]
     assert "error: rank 0 of 2 lost contact with the other processes" in err and "Timed out" in err, err[-2000:]
