@@ -12,7 +12,8 @@ import torch
 from demo_support import real_detector_or_skip
 from glagcn_video.cpu import torch_threads
 from glagcn_video.pipeline import detect_openvino
-from glagcn_video.pipeline.detect import (AUTO_MAX_IMGSZ, DEFAULT_DETECTOR, DEFAULT_IMGSZ, Detections, PoseDetector,
+from glagcn_video.pipeline.detect import (AUTO_MAX_IMGSZ, AUTO_MIN_SCORE, AUTO_PROBE_IMGSZ, AUTO_RETRY_IMGSZ,
+                                          DEFAULT_DETECTOR, DEFAULT_IMGSZ, Detections, PoseDetector,
                                           choose_imgsz, probe_frames, resolve_runtime, resolve_weights,
                                           suppress_duplicates, ultralytics_device)
 from glagcn_video.files import DemoError
@@ -286,3 +287,16 @@ def test_auto_size_grows_when_the_people_are_small():
     size = choose_imgsz(detector, [small])
     assert DEFAULT_IMGSZ < size <= AUTO_MAX_IMGSZ and size % 32 == 0
     assert choose_imgsz(detector, [np.full_like(bus, 127)]) == DEFAULT_IMGSZ  # nobody: the default
+
+
+def test_auto_size_looks_again_when_the_first_probe_finds_nobody():
+    from ultralytics.utils import ASSETS
+
+    detector = PoseDetector(real_detector_or_skip())
+    bus = cv2.imread(str(ASSETS / "bus.jpg"))
+    tiny = np.full_like(bus, 127)  # the people an eighth as tall: 60-100 px in a 1080 px frame
+    tiny[:135, :101] = cv2.resize(bus, (101, 135), interpolation=cv2.INTER_AREA)
+    first, retry = (detector.detect([tiny], imgsz=size)[0] for size in (AUTO_PROBE_IMGSZ, AUTO_RETRY_IMGSZ))
+    assert not (first.box_scores >= AUTO_MIN_SCORE).any() and (retry.box_scores >= AUTO_MIN_SCORE).any()
+    assert choose_imgsz(detector, [tiny]) == AUTO_MAX_IMGSZ  # was the default, 640, which finds none of them
+    assert not (detector.detect([tiny], imgsz=DEFAULT_IMGSZ)[0].box_scores >= 0.25).any()

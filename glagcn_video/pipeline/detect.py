@@ -26,9 +26,13 @@ DEFAULT_IMGSZ = 640
 # found at 640 px in 1280x720 frames, 76% at 960; BENCHMARKS.md), a multiple
 # of 32 between AUTO_MIN_IMGSZ (the fixed default, never less) and
 # AUTO_MAX_IMGSZ. The detector's time grows with the input's area: 960 px takes
-# about 2.1x the time of 640.
+# about 2.1x the time of 640. When the probe finds nobody confident, it looks
+# again at AUTO_RETRY_IMGSZ: people about 130 px tall in a 1768x994 frame
+# score under 0.5 at 960 px and 0.7-0.86 at 1280, and 960 px then finds more
+# than half of them, 640 none (BENCHMARKS.md).
 AUTO = "auto"
 AUTO_PROBE_IMGSZ = 960
+AUTO_RETRY_IMGSZ = 1280
 AUTO_PROBE_FRAMES = 3
 AUTO_PROBE_S = 1.0
 AUTO_TARGET_HEIGHT = 96
@@ -215,17 +219,19 @@ def probe_frames(frames: Iterable[np.ndarray], fps: float) -> list[np.ndarray]:
 
 
 def choose_imgsz(detector: PoseDetector, frames: Sequence[np.ndarray]) -> int:
-    """The input size ``--imgsz auto`` gives a video whose first second looks like ``frames``."""
+    """The input size ``--imgsz auto`` gives a video whose first second looks like ``frames``
+    (see AUTO above)."""
     if not frames:
         return DEFAULT_IMGSZ
     long_side = max(frames[0].shape[:2])
-    boxes = np.concatenate([d.boxes[d.box_scores >= AUTO_MIN_SCORE]
-                            for d in detector.detect(frames, imgsz=AUTO_PROBE_IMGSZ)])
-    heights = boxes[:, 3] - boxes[:, 1]
-    if not len(heights):
-        return DEFAULT_IMGSZ
-    needed = AUTO_TARGET_HEIGHT * long_side / max(float(heights.min()), 1.0)
-    return int(np.clip(np.ceil(needed / STRIDE) * STRIDE, AUTO_MIN_IMGSZ, AUTO_MAX_IMGSZ))
+    for probe_size in (AUTO_PROBE_IMGSZ, AUTO_RETRY_IMGSZ):
+        boxes = np.concatenate([d.boxes[d.box_scores >= AUTO_MIN_SCORE]
+                                for d in detector.detect(frames, imgsz=probe_size)])
+        if len(boxes):
+            smallest = max(float((boxes[:, 3] - boxes[:, 1]).min()), 1.0)
+            needed = AUTO_TARGET_HEIGHT * long_side / smallest
+            return int(np.clip(np.ceil(needed / STRIDE) * STRIDE, AUTO_MIN_IMGSZ, AUTO_MAX_IMGSZ))
+    return DEFAULT_IMGSZ  # nobody in sight: nothing to size for
 
 
 def suppress_duplicates(detections: Detections) -> Detections:
