@@ -177,6 +177,17 @@ def test_predict_gives_both_results_for_every_strided_frame(random_lifter_model)
     np.testing.assert_allclose(strided_averaged, averaged[::5], atol=1e-6)
 
 
+def test_chosen_frames_are_lifted_alone_and_match_the_whole_sequence(random_lifter_model):
+    keypoints = np.random.default_rng(6).uniform(-1, 1, size=(23, 17, 2)).astype(np.float32)
+    lifter = Lifter(random_lifter_model, random_lifter_model.receptive_field, batch_size=4)
+    chosen = np.array([0, 3, 4, 22])
+    np.testing.assert_allclose(lifter(keypoints, frames=chosen), lifter(keypoints)[chosen], atol=1e-6)
+    model = PickFrame()
+    out = Lifter(model, receptive_field=9, batch_size=4, tta=False)(keypoints, frames=chosen)
+    assert model.calls == [4]  # one window per chosen frame, no more
+    np.testing.assert_allclose(out[..., :2], keypoints[chosen], atol=1e-6)
+
+
 def test_batch_size_does_not_change_results(random_lifter_model):
     keypoints = np.random.default_rng(2).uniform(-1, 1, size=(20, 17, 2)).astype(np.float32)
     small = Lifter(random_lifter_model, random_lifter_model.receptive_field, batch_size=3)(keypoints)

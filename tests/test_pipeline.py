@@ -55,6 +55,40 @@ def test_a_static_person_is_lifted_and_placed_where_they_stand():
     np.testing.assert_allclose(person.joints_3d[7], points, atol=1e-3)
 
 
+class Recorded(torch.nn.Module):
+    """A random linear map from a 9-frame window to 3D that counts the windows it lifts."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = torch.nn.Linear(9 * 17 * 2, 17 * 3)
+        self.windows = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.windows += len(x)
+        return self.linear(x.flatten(1)).view(len(x), 1, 17, 3)
+
+
+class EveryGridFrame(Lifter):
+    """Lifts every frame of the 50 fps grid, then hands back the ones asked for."""
+
+    def __call__(self, keypoints: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
+        return super().__call__(keypoints)[frames]
+
+
+def test_at_25_fps_only_the_grid_frames_on_video_frames_are_lifted():
+    rng = np.random.default_rng(3)
+    pixels = (np.array([640, 360]) + rng.normal(scale=40, size=(50, 17, 2))).astype(np.float32)
+    track = Track(1, np.arange(50), pixels, np.ones((50, 17), np.float32))
+    video = VideoInfo(Path("pal.mp4"), width=1280, height=720, fps=25.0, header_frames=50, is_image=False)
+    model, baseline = Recorded(), Recorded()
+    person = lift_track(track, Lifter(model, receptive_field=9), video, 1000.0)
+    everything = lift_track(track, EveryGridFrame(baseline, receptive_field=9), video, 1000.0)
+    assert baseline.windows == 2 * 99 and model.windows == 2 * 50  # with TTA: 99 grid frames, 50 on frames
+    np.testing.assert_allclose(person.poses_3d, everything.poses_3d, atol=1e-6)
+    np.testing.assert_allclose(person.root, everything.root, atol=1e-5)
+
+
 def person(person_id: int, frames: list[int]) -> Person:
     n = len(frames)
     return Person(person_id, np.array(frames), np.full((n, 17, 2), person_id, np.float32),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glagcn_video.pipeline.timebase import MODEL_FPS, model_times, resample
+from glagcn_video.pipeline.timebase import MODEL_FPS, model_times, resample, samples_used
 
 
 def test_grid_is_50fps_and_covers_the_last_frame():
@@ -49,3 +49,17 @@ def test_one_frame_track():
     assert grid.tolist() == [2.5]
     value = np.ones((1, 17, 2))
     np.testing.assert_array_equal(resample(value, times, grid), value)
+
+
+@pytest.mark.parametrize("fps, share", [(25.0, 0.5), (50.0, 1.0), (30.0, 1.0), (23.976, 0.96)])
+def test_resampling_back_reads_only_the_grid_frames_it_needs(fps, share):
+    """At 25 fps every frame sits on the 50 fps grid: half the grid is never read."""
+    times = 1.0 + np.arange(int(3 * fps)) / fps
+    grid = model_times(times)
+    used = samples_used(grid, times)
+    assert len(used) == pytest.approx(share * len(grid), abs=2)
+    values = np.random.default_rng(0).normal(size=(len(grid), 17, 3))
+    only_used = np.zeros_like(values)
+    only_used[used] = values[used]
+    np.testing.assert_allclose(resample(only_used, grid, times), resample(values, grid, times), atol=1e-5)
+    assert samples_used(np.array([2.5]), np.array([2.5])).tolist() == [0]

@@ -75,24 +75,27 @@ class Lifter:
         x[..., 0] *= -1
         return x
 
-    def __call__(self, keypoints: np.ndarray) -> np.ndarray:
+    def __call__(self, keypoints: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
         """(K, J, 2) normalised 2D at the model's frame rate -> (K, J, 3) metres
-        (flip-averaged with ``tta``)."""
-        plain, averaged = self.predict(keypoints)
+        (flip-averaged with ``tta``), or only those of the ``frames`` (indices) given."""
+        plain, averaged = self.predict(keypoints, frames=frames)
         return plain if averaged is None else averaged
 
     @torch.inference_mode()
-    def predict(self, keypoints: np.ndarray, stride: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-        """The plain prediction for every ``stride``-th frame of (K, J, 2) input,
-        and with ``tta`` also its average with the mirrored window's prediction
-        mirrored back (else None), both from one forward pass per batch.
-        Windows are always taken at the full frame rate; evaluation wants both
-        results and may score a subset of frames."""
+    def predict(self, keypoints: np.ndarray, stride: int = 1,
+                frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The plain prediction for every ``stride``-th frame of (K, J, 2) input
+        (or for the ``frames`` given by index), and with ``tta`` also its average
+        with the mirrored window's prediction mirrored back (else None), both
+        from one forward pass per batch. Windows are always taken at the full
+        frame rate; evaluation wants both results and may score a subset of frames."""
         sequence = torch.as_tensor(np.asarray(keypoints, dtype=np.float32), device=self.device)
-        all_windows = windows(sequence, self.receptive_field)[::stride]
+        all_windows = windows(sequence, self.receptive_field)
+        chosen = (torch.arange(0, len(sequence), stride) if frames is None
+                  else torch.as_tensor(np.asarray(frames, dtype=np.int64)))
         plain, averaged = [], []
-        for start in range(0, len(all_windows), self.batch_size):
-            batch = all_windows[start:start + self.batch_size].contiguous()
+        for start in range(0, len(chosen), self.batch_size):
+            batch = all_windows[chosen[start:start + self.batch_size].to(self.device)].contiguous()  # this batch only
             if self.tta:
                 pred = self.model(torch.cat([batch, self._mirror(batch)]))[:, 0]
                 pred, mirrored = pred[:len(batch)], self._mirror(pred[len(batch):])

@@ -49,7 +49,7 @@ from .refine import DEFAULT_REFINE, Refiner
 from .render import draw_pose_2d, side_by_side
 from .shots import find_cuts, frame_signature
 from .stitch import appearance, stitch
-from .timebase import model_times, resample
+from .timebase import model_times, resample, samples_used
 from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
 from .video import VideoInfo, VideoReader, open_video_writer
 from .view import DEFAULT_VIEW, VIEWS, Panel3D, WorldTrack
@@ -254,7 +254,10 @@ def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float, res
     inputs = normalize_screen_coordinates(keypoints, video.width, video.height)
     if rescale:
         inputs, _ = match_training_scale(inputs)
-    poses = resample(lifter(inputs), grid, times)
+    used = samples_used(grid, times)  # the grid poses the frames are drawn from; the rest are not lifted
+    lifted = np.zeros((len(grid), *keypoints.shape[1:-1], 3), np.float32)
+    lifted[used] = lifter(inputs, frames=used)
+    poses = resample(lifted, grid, times)
     poses = poses - poses[:, :1]  # exactly pelvis-relative, so `root` is the pelvis
     center = (video.width / 2, video.height / 2)
     root = smooth_depth(fit_translation(poses, track.keypoints, track.scores, focal, center), video.fps)

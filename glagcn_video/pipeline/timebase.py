@@ -26,6 +26,14 @@ def model_times(times: np.ndarray, model_fps: float = MODEL_FPS) -> np.ndarray:
     return times[0] + np.arange(steps + 1) / model_fps
 
 
+def _interpolation(times: np.ndarray, new_times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``new_times``: the indices of the two ``times`` it is drawn
+    between and the weight of the second (see :func:`resample`)."""
+    hi = np.clip(np.searchsorted(times, new_times, side="right"), 1, len(times) - 1)
+    lo = hi - 1
+    return lo, hi, (new_times - times[lo]) / (times[hi] - times[lo])
+
+
 def resample(values: np.ndarray, times: np.ndarray, new_times: np.ndarray) -> np.ndarray:
     """Linear interpolation of (F, ...) ``values`` sampled at ascending
     ``times`` to ``new_times`` (K,), for any trailing shape at once.
@@ -38,8 +46,17 @@ def resample(values: np.ndarray, times: np.ndarray, new_times: np.ndarray) -> np
     values = np.asarray(values)
     if len(times) == 1:
         return np.repeat(values, len(new_times), axis=0)
-    hi = np.clip(np.searchsorted(times, new_times, side="right"), 1, len(times) - 1)
-    lo = hi - 1
-    weight = (new_times - times[lo]) / (times[hi] - times[lo])
+    lo, hi, weight = _interpolation(times, new_times)
     weight = weight.reshape(-1, *([1] * (values.ndim - 1)))
     return (values[lo] * (1 - weight) + values[hi] * weight).astype(values.dtype)
+
+
+def samples_used(times: np.ndarray, new_times: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
+    """The ascending indices of the ``times`` whose values ``resample(values,
+    times, new_times)`` weighs by more than ``tolerance``: the only ones it
+    needs. Lifting computes just these: at 25 fps every frame falls on the
+    50 fps grid, so half of the grid's poses are never used."""
+    if len(times) == 1:
+        return np.zeros(1, np.int64)
+    lo, hi, weight = _interpolation(times, new_times)
+    return np.unique(np.concatenate([lo[weight < 1 - tolerance], hi[weight > tolerance]]))
