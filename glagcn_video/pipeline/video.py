@@ -177,8 +177,13 @@ def _temporary_sibling(path: Path) -> Iterator[Path]:
 
 @contextmanager
 def open_video_writer(path: str | os.PathLike, width: int, height: int, fps: float,
-                      crf: int = 20, preset: str = "veryfast") -> Iterator[VideoWriter]:
+                      crf: int = 20, preset: str = "superfast") -> Iterator[VideoWriter]:
     """An H.264 mp4 writer that plays in browsers: yuv420p, index first (+faststart).
+
+    x264's ``superfast`` rather than ``veryfast``: on the demo's side-by-side
+    frames it takes about a third less CPU, which on two cores the other
+    stages get back, for the same PSNR at ``crf`` and a file about 40% larger
+    (benchmarks/bench_encode.py, BENCHMARKS.md).
 
     Frames go to a temporary file in the output folder, renamed to ``path``
     only when encoding succeeded and deleted on any error. yuv420p needs even
