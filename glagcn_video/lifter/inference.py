@@ -91,11 +91,11 @@ class Lifter:
         frame rate; evaluation wants both results and may score a subset of frames."""
         sequence = torch.as_tensor(np.asarray(keypoints, dtype=np.float32), device=self.device)
         all_windows = windows(sequence, self.receptive_field)
-        chosen = (torch.arange(0, len(sequence), stride) if frames is None
-                  else torch.as_tensor(np.asarray(frames, dtype=np.int64)))
+        chosen = (torch.arange(0, len(sequence), stride, device=self.device) if frames is None
+                  else torch.as_tensor(np.asarray(frames, dtype=np.int64), device=self.device))
         plain, averaged = [], []
         for start in range(0, len(chosen), self.batch_size):
-            batch = all_windows[chosen[start:start + self.batch_size].to(self.device)].contiguous()  # this batch only
+            batch = all_windows[chosen[start:start + self.batch_size]].contiguous()  # this batch's windows only
             if self.tta:
                 pred = self.model(torch.cat([batch, self._mirror(batch)]))[:, 0]
                 pred, mirrored = pred[:len(batch)], self._mirror(pred[len(batch):])

@@ -6,7 +6,8 @@ pose, run by ``detect_openvino.py`` on the CPU), ``track.py`` with
 and ``stitch.py`` (one ID per person), ``keypoints.py`` (COCO-17 to
 Human3.6M, cleaning), ``timebase.py`` (to the lifter's 50 fps and back),
 ``lift.py`` (the training data's body size; the lifting itself is
-``glagcn_video.lifter``), ``position.py`` (placing people in camera space), ``render.py`` (with ``view.py``, the 3D panel's layouts),
+``glagcn_video.lifter``), ``position.py`` (placing people in camera
+space), ``render.py`` (with ``view.py``, the 3D panel's layouts),
 ``export.py`` (CSV, NPZ) and ``html_viewer.py`` (the interactive page);
 ``world.py`` finds the ground under the people and a Y-up world frame for
 what shows or exports 3D. ``outputs.py`` writes every requested export in its

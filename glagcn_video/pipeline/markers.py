@@ -7,7 +7,8 @@ world frame by default). A file covers one person from their first to their
 last tracked frame; frames in between where they were not tracked are
 missing markers: ``NaN`` in TRC (what OpenSim's reader turns into a missing
 marker; an empty field at a row's end can be dropped by its tokenizer and
-the row refused), residual -1 in C3D (the format's "invalid"). Time 0 is the video's first frame, so files line up with the video.
+the row refused), residual -1 in C3D (the format's "invalid"). Time 0 is
+the video's first frame, so files line up with the video.
 """
 
 from __future__ import annotations

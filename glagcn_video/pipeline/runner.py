@@ -2,11 +2,12 @@
 
 Pass 1 decodes the video frame by frame, detects people, tracks them and
 (with ``refine``) refines the small ones' keypoints; only their keypoints,
-boxes and colours, and a small signature of each frame, are kept. The tracks are then re-linked
-where a person was lost and split at shot cuts. Each is cleaned, resampled
-to the lifter's 50 fps, lifted to 3D, mapped back to the video's frame times
-and placed in camera space. Pass 2 decodes the video again, draws the 2D and
-3D skeletons and encodes the result frame by frame. Memory therefore grows
+boxes and colours, and a small signature of each frame, are kept. The
+tracks are then re-linked where a person was lost and split at shot cuts.
+Each is cleaned, resampled to the lifter's 50 fps, lifted to 3D, mapped
+back to the video's frame times and placed in camera space. Pass 2 decodes
+the video again, draws the 2D and 3D skeletons and encodes the result frame
+by frame. Memory therefore grows
 with people x frames (under a kilobyte per person-frame), never with pixels
 x frames.
 
