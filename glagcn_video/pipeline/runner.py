@@ -7,9 +7,8 @@ tracks are then re-linked where a person was lost and split at shot cuts.
 Each is cleaned, resampled to the lifter's 50 fps, lifted to 3D, mapped
 back to the video's frame times and placed in camera space. Pass 2 decodes
 the video again, draws the 2D and 3D skeletons and encodes the result frame
-by frame. Memory therefore grows
-with people x frames (under a kilobyte per person-frame), never with pixels
-x frames.
+by frame. Memory therefore grows with people x frames (under a kilobyte per
+person-frame), never with pixels x frames.
 
 Every stage is its own module with plain arrays in between (see docs/demo.md);
 this one only wires them together and times them.
