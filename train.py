@@ -394,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
             eval_mm = float("nan")
             t0 = time.time()
             if not args.no_eval and not stopping:
+                # Saved before the evaluation, which can take minutes: a run killed
+                # while it evaluates resumes with the whole epoch trained.
+                save("last_epoch.bin", epoch, lr, progress)
+
                 def interruptible(items):
                     for item in items:
                         if stopper.reason is not None:

@@ -162,6 +162,33 @@ def test_interrupted_run_resumes_to_the_same_weights(run_a, h36m_small, tmp_path
                        weights(folder / "epoch_2.bin")["module.fc.weight"])
 
 
+def test_a_run_killed_while_it_evaluates_resumes_with_the_epoch_trained(run_a, h36m_small, tmp_path,
+                                                                       monkeypatch, capsys):
+    """The epoch's checkpoint is on disk before its evaluation starts: what a
+    kill during epoch 2's evaluation leaves behind resumes to run A's weights."""
+    folder, left = tmp_path / "killed", tmp_path / "left_behind.bin"
+    real_score, calls = train.score, []
+
+    def score(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:  # epoch 2's evaluation: the state a kill would leave
+            left.write_bytes((folder / "last_epoch.bin").read_bytes())
+        return real_score(*a, **k)
+    monkeypatch.setattr(train, "score", score)
+    assert train.main(args(h36m_small, folder, "-e", str(EPOCHS))) == 0
+    monkeypatch.undo()
+    windows = int(re.search(r"(\d+) windows per epoch", capsys.readouterr().out).group(1))
+    state = torch.load(left, weights_only=True)
+    assert state["epoch"] == 1
+    assert state["progress"]["windows"] == windows and state["progress"]["batches"] == -(-windows // 64)
+
+    resumed = tmp_path / "resumed"
+    assert train.main(args(h36m_small, resumed, "-e", str(EPOCHS), "--checkpoint-frequency", "2",
+                           "-r", str(left))) == 0
+    assert_same_weights(run_a / "last_epoch.bin", resumed / "last_epoch.bin")
+    assert [r["eval_mpjpe_mm"] for r in read_log(run_a)] == [r["eval_mpjpe_mm"] for r in read_log(resumed)]
+
+
 def test_resume_and_evaluate_together_is_an_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         train.main(args(tmp_path, tmp_path, "-r", "last_epoch.bin", "--evaluate", "best_epoch.bin"))
