@@ -3,6 +3,8 @@ size limit, and the demo's --checkpoint takes names and paths alike."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from glagcn_video.lifter.checkpoint import CheckpointError, load_checkpoint
@@ -17,8 +19,10 @@ def test_every_zoo_model_ships_and_loads(name):
     assert path.stat().st_size <= 20 * 2 ** 20
     model = load_checkpoint(path)
     assert model.layout.name == H36M.name
-    frames = int(name.removeprefix("h36m-").removesuffix("f"))
+    named = re.fullmatch(r"h36m-(\d+)f(?:-(\d+)ch)?", name)  # frames, and channels where two share them
+    frames = int(named.group(1))
     assert model.receptive_field == frames
+    assert named.group(2) is None or model.channels == int(named.group(2))
     assert f"{frames} frames" in ZOO[name].summary and f"{model.channels} channels" in ZOO[name].summary
 
 
