@@ -68,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="pass to NOT plot training curves (the authors' inverted flag)")
     p.add_argument("-s", "--stride", default=1, type=int,
                    help="train on every N-th target frame (windows keep the full frame rate)")
+    p.add_argument("--epoch-windows", default=None, type=int, metavar="N",
+                   help="an epoch is N windows drawn afresh each epoch from all those -s gives "
+                        "(default: all of them every epoch)")
     p.add_argument("-e", "--epochs", default=80, type=int)
     p.add_argument("-b", "--batch-size", default=512, type=int,
                    help="the global batch: windows per optimizer step over all processes (under "
@@ -290,8 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)  # the initial weights follow --seed (a resumed run restores its RNG below)
     model = GLAGCN(info.layout, widths, args.channels, args.dropout).to(device)
     torch.manual_seed(args.seed + ranks.rank)  # each process its own dropout masks
-    sampler = WindowSampler(train, model.receptive_field, info.layout, args.data_augmentation, args.stride)
-    print(f"{len(train)} training sequences, {len(sampler)} windows per epoch; "
+    sampler = WindowSampler(train, model.receptive_field, info.layout, args.data_augmentation, args.stride,
+                            args.epoch_windows)
+    print(f"{len(train)} training sequences, {len(sampler)} windows per epoch"
+          + (f" (drawn from {sampler.samples})" if len(sampler) < sampler.samples else "") + "; "
           f"{sum(p.numel() for p in model.parameters()):,} parameters, {model.receptive_field} frames")
     optimizer = make_optimizer(model, args.learning_rate)
     precision = resolve_precision(args.precision, device)

@@ -440,6 +440,28 @@ def test_augmentation_adds_the_mirrored_copy(h36m_small):
         np.testing.assert_array_equal(yt, y)
 
 
+def test_epoch_windows_draw_a_fresh_subset_every_epoch():
+    """--epoch-windows: each epoch is N distinct samples of all those the stride
+    gives, a different N every epoch, so that epochs of a fixed cost cover
+    more frames than a fixed stride subset; a resumed epoch continues its draw."""
+    sequences = [ramp_sequence(40, start=1), ramp_sequence(30, start=1000)]
+    every = WindowSampler(sequences, 3, H36M, augment=True)
+    drawn = WindowSampler(sequences, 3, H36M, augment=True, epoch_windows=20)
+    assert (every.samples, len(every), drawn.samples, len(drawn)) == (140, 140, 140, 20)
+
+    def epoch(seed: int, start: int = 0) -> list[float]:
+        """The centre frame of every window of one shuffled epoch (negated when mirrored)."""
+        return [float(c) for x, _ in drawn.batches(8, np.random.default_rng(seed), start=start)
+                for c in x[:, 1, 0, 0]]
+    first, second = epoch(0), epoch(1)
+    assert len(first) == len(set(first)) == 20 and len(second) == 20  # no window twice in an epoch
+    assert set(first) != set(second)
+    assert len(set(first) | set(second)) > 20
+    assert epoch(0, start=1) == first[8:]
+    with pytest.raises(DataError, match="epochs of 141 windows asked for: there are 1 to 140"):
+        WindowSampler(sequences, 3, H36M, augment=True, epoch_windows=141)
+
+
 @pytest.mark.parametrize("layout", [H36M, HUMANEVA15], ids=lambda l: l.name)
 def test_flip(layout):
     rng = np.random.default_rng(0)

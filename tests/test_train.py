@@ -192,6 +192,23 @@ def test_a_run_killed_while_it_evaluates_resumes_with_the_epoch_trained(run_a, h
     assert [r["eval_mpjpe_mm"] for r in read_log(run_a)] == [r["eval_mpjpe_mm"] for r in read_log(resumed)]
 
 
+def test_epoch_windows_sets_the_epoch_size(h36m_small, tmp_path, monkeypatch, capsys):
+    """--epoch-windows N trains N windows per epoch, drawn from all that -s gives."""
+    windows, real = [], train.train_epoch
+
+    def counting(*a, **k):
+        progress = real(*a, **k)
+        windows.append(progress.windows)
+        return progress
+    monkeypatch.setattr(train, "train_epoch", counting)
+    assert train.main(args(h36m_small, tmp_path, "-e", "2", "--epoch-windows", "100")) == 0
+    assert windows == [100, 100]
+    total = int(re.search(r"100 windows per epoch \(drawn from (\d+)\)", capsys.readouterr().out).group(1))
+    assert total > 100
+    with pytest.raises(DataError, match=f"epochs of {total + 1} windows asked for: there are 1 to {total} "):
+        train.main(args(h36m_small, tmp_path / "too_many", "--epoch-windows", str(total + 1)))
+
+
 def test_resume_and_evaluate_together_is_an_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         train.main(args(tmp_path, tmp_path, "-r", "last_epoch.bin", "--evaluate", "best_epoch.bin"))

@@ -24,10 +24,15 @@ class WindowSampler:
     Frames past a sequence's ends repeat its edge frame. All sequences are
     padded once and concatenated so that a batch is a single fancy-index
     gather. With ``augment`` every window also appears mirrored.
+
+    With ``epoch_windows`` an epoch is that many samples drawn afresh from all
+    of them by each epoch's shuffle, instead of all of them: epochs keep a
+    fixed cost (and the schedule its steps) while the run sees more distinct
+    frames than a fixed ``stride`` subset of the same size would give it.
     """
 
     def __init__(self, sequences: list[Sequence], receptive_field: int, layout: Layout,
-                 augment: bool = False, stride: int = 1):
+                 augment: bool = False, stride: int = 1, epoch_windows: int | None = None):
         if not sequences:
             raise DataError("no sequences selected (check subjects and actions)")
         self.pad = (receptive_field - 1) // 2
@@ -51,9 +56,15 @@ class WindowSampler:
             self.flags = np.concatenate([self.flags, ~self.flags])
             self.starts = np.concatenate([self.starts, self.starts])
             self.target_index = np.concatenate([self.target_index, self.target_index])
+        self.samples = len(self.starts)
+        if epoch_windows is not None and not 0 < epoch_windows <= self.samples:
+            raise DataError(f"epochs of {epoch_windows} windows asked for: there are 1 to "
+                            f"{self.samples} with this stride and augmentation")
+        self.epoch_windows = epoch_windows or self.samples
 
     def __len__(self) -> int:
-        return len(self.starts)
+        """Samples in one epoch."""
+        return self.epoch_windows
 
     def batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, T, J, 2) windows and (B, 1, J, 3) centre-frame targets for these sample indices."""
@@ -68,14 +79,15 @@ class WindowSampler:
 
     def batches(self, batch_size: int, rng: np.random.Generator | None = None, start: int = 0,
                 shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All samples in batches, shuffled when ``rng`` is given, from batch
-        ``start`` on (a run resumed mid-epoch skips the batches it has seen).
+        """One epoch's samples in batches, shuffled when ``rng`` is given, from
+        batch ``start`` on (a run resumed mid-epoch skips the batches it has
+        seen). With ``epoch_windows`` they are the shuffle's first ones.
 
         With ``shard=(rank, world)`` only process ``rank``'s part of every
         batch is gathered (:func:`shard_rows`): the ``world`` processes of a
         distributed run share each batch of the single-process order.
         """
-        order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
+        order = (rng.permutation(self.samples) if rng is not None else np.arange(self.samples))[:len(self)]
         for begin in range(start * batch_size, len(order), batch_size):
             chunk = order[begin:begin + batch_size]
             yield self.batch(chunk[shard_rows(len(chunk), *shard)])
