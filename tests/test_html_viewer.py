@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from demo_support import walker
+from headless_browser import Page, chromium_or_skip
 from glagcn_video.pipeline.html_viewer import MAX_FPS, build_figure, write_html
 from glagcn_video.pipeline.render import person_shades
 from glagcn_video.pipeline.video import open_video_writer
@@ -98,56 +96,47 @@ def test_page_is_self_contained_refers_to_the_video_beside_it_and_is_written_ato
     assert page.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["other", "result.html"]
 
 
-def chromium_or_skip() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-    return found
-
-
-def screenshot(browser: str, url: str, out: Path) -> str:
-    """Loads ``url`` in headless Chromium (software WebGL), saves a 1000x900 screenshot,
-    returns the browser's log (console messages included)."""
-    done = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader",
-         "--enable-logging=stderr", "--v=0", "--hide-scrollbars", "--virtual-time-budget=20000",
-         "--window-size=1000,900", f"--screenshot={out}", url],
-        capture_output=True, text=True, timeout=240)
-    assert out.is_file(), done.stderr[-2000:]
-    return done.stderr
-
-
-def script_errors(log: str) -> list[str]:
-    return [line for line in log.splitlines()
-            if "CONSOLE" in line and re.search(r"Uncaught|Error|error", line) and "GL Driver" not in line]
+def bits(number: int) -> np.ndarray:
+    """The 8 bits of ``number``, most significant first, as 0 and 1."""
+    return np.unpackbits(np.array([number], np.uint8))
 
 
 @pytest.mark.slow
 def test_chromium_loads_the_page_shows_the_frame_asked_for_and_the_video_in_step(tmp_path):
-    import cv2
-
     browser = chromium_or_skip()
     people = [walker(1, range(0, 90), (-1.5, 0.0), (1.0, 0.0))]  # 3 m to the right in 3 s
     video = tmp_path / "result.mp4"
     with open_video_writer(video, 320, 240, FPS) as writer:
-        for frame in range(90):  # frame i is a flat grey of level 40 + 2 i
-            writer.write(np.full((240, 320, 3), 40 + 2 * frame, np.uint8))
+        for frame in range(90):  # frame i shows its number in binary: 8 stripes, white where a bit is 1
+            writer.write(np.repeat(np.repeat(bits(frame) * 255, 40)[None, :, None], 240, 0).repeat(3, 2))
     write_html(tmp_path / "result.html", people, 90, FPS, video=video)
 
     centres = {}
     for frame in (10, 70):
-        shot = tmp_path / f"frame{frame}.png"
-        log = screenshot(browser, f"file://{tmp_path / 'result.html'}#frame={frame}", shot)
-        assert script_errors(log) == []
-        image = cv2.imread(str(shot))
+        with Page(browser, 1000, 900) as page:
+            page.open(f"file://{tmp_path / 'result.html'}#frame={frame}")
+            # Ready: the 3D view has drawn the frame, the video is inserted, seeked and decoded there.
+            page.wait_for(f"document.querySelector('.js-plotly-plot')?.dataset.frame === '{frame}'"
+                          " && (v => v && !v.seeking && v.readyState >= 2"
+                          f" && Math.floor(v.currentTime * {FPS}) === {frame})(document.querySelector('video'))")
+            image = page.screenshot()
+            box = page.evaluate("(r => [r.left, r.top, r.width, r.height])"
+                                "(document.querySelector('video').getBoundingClientRect())")
+            if frame == 10:  # playing, the 3D view follows the video
+                page.evaluate("document.querySelector('video').play()")
+                page.wait_for("Number(document.querySelector('.js-plotly-plot').dataset.frame) >= 40")
+            assert page.errors() == []
         # The skeleton, in the person's dark (right side) shade.
         right = np.array(person_shades(1)[1], float)
         ys, xs = np.nonzero(np.linalg.norm(image.astype(float) - right, axis=2) < 40)
         assert len(xs) > 30, f"no skeleton pixels at frame {frame}"
         centres[frame] = xs.mean()
-        # The video, above the 3D view, seeked to the same frame (within 2): its flat grey,
-        # which its controls darken at the bottom.
-        grey = 40 + 2 * frame
-        flat = (np.abs(image.astype(int) - grey) <= 4).all(axis=2)
-        assert flat[:300].sum() > 0.4 * 320 * 240, f"video not at frame {frame}"
+        # The video, above the 3D view, on screen at that frame: the number its stripes spell
+        # (read above the video's controls, which darken its bottom).
+        left, top, width, height = (round(v) for v in box)
+        assert top + height < ys.min() and width == 320, f"video at {box}, skeleton from y = {ys.min()}"
+        stripes = image[top + 10:top + height // 2, left + 20:left + width:40].mean(axis=(0, 2))
+        assert ((stripes < 40) | (stripes > 215)).all(), f"the video is not black and white stripes: {stripes}"
+        assert (stripes > 128).tolist() == bits(frame).astype(bool).tolist(), \
+            f"the video shows frame {int(np.packbits(stripes > 128)[0])}, not {frame}"
     assert centres[70] > centres[10] + 50  # the walker moved right between the two frames

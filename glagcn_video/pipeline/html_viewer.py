@@ -7,7 +7,8 @@ with the mouse, Play/Pause, and a timeline slider that shows the frame
 number and time. When the result video is in the same folder as the page,
 the page shows it and a small script keeps the two in step: the video's own
 controls play, pause and seek, and the 3D view follows its ``currentTime``;
-dragging the slider seeks the video. ``page.html#frame=N`` opens at frame N.
+dragging the slider seeks the video. ``page.html#frame=N`` opens at frame N;
+the plot's ``data-frame`` attribute names the frame drawn last.
 
 Size: the poses are stored as float32 (base64 in the page), one animation
 frame per video frame up to :data:`MAX_FPS` (higher frame rates are
@@ -188,7 +189,9 @@ function show(frame) {
   const name = String(keptAt(frame));
   if (name === shown) return;
   shown = name;
-  Plotly.animate(plot, [name], {mode: 'immediate', frame: {duration: 0, redraw: true}, transition: {duration: 0}});
+  Plotly.animate(plot, [name], {mode: 'immediate', frame: {duration: 0, redraw: true}, transition: {duration: 0}})
+    // Drawn: scripts and tests can read it. Rejected when a newer frame interrupts: nothing to do.
+    .then(() => { plot.dataset.frame = name; }, () => {});
 }
 document.body.style.cssText = 'margin:0;background:#111;';
 const start = Number((location.hash.match(/frame=(\\d+)/) || [0, 0])[1]);
