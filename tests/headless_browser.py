@@ -54,13 +54,18 @@ class Page:
         self._timeout = timeout
         self._buffer = b""
         self._next_id = 0
+        self._session: str | None = None  # browser-level commands until the tab is attached
         self.events: list[dict] = []
-        target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
-            self._send(f"{domain}.enable")
-        self._send("Emulation.setDeviceMetricsOverride",
-                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        try:
+            target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self._session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Page", "Runtime", "Log"):
+                self._send(f"{domain}.enable")
+            self._send("Emulation.setDeviceMetricsOverride",
+                       {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        except BaseException:
+            self.__exit__()  # no browser left running when the tab cannot be set up
+            raise
 
     def __enter__(self) -> "Page":
         return self
@@ -89,7 +94,7 @@ class Page:
     def _send(self, method: str, params: dict | None = None) -> dict:
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
-        if getattr(self, "_session", None):
+        if self._session is not None:
             message["sessionId"] = self._session
         os.write(self._commands, json.dumps(message).encode() + b"\0")
         deadline = time.monotonic() + self._timeout
