@@ -36,7 +36,7 @@ ZOO: dict[str, ZooModel] = {m.name: m for m in (
              "243 frames, 16 channels, Human3.6M; P#1 45.4 mm on ground-truth 2D with flipping (every "
              "100th test frame, where h36m-27f has 46.7); lifts 1.9x faster than h36m-243f-32ch"),
     ZooModel("h36m-243f-32ch", "glagcn_h36m_243f_32ch.bin",
-             "243 frames, 32 channels, Human3.6M; P#1 43.7 mm on ground-truth 2D with flipping (every "
+             "243 frames, 32 channels, Human3.6M; P#1 42.7 mm on ground-truth 2D with flipping (every "
              "100th test frame, where h36m-243f has 45.4)"),
 )}
 DEFAULT_MODEL = "h36m-243f-32ch"  # the best shipped model on ground-truth 2D and at 5 px noise
