@@ -256,18 +256,18 @@ def test_matches_reference_checkpoints(name: str, layout: str | None) -> None:
     assert authors <= ATOL, f"differs from the authors' outputs by {authors:.3g}"
 
 
-
 @pytest.mark.parametrize("name", list(ZOO))
 def test_shipped_models_match_on_real_windows(name: str, h36m_small) -> None:
     """Random inputs drive a trained model far outside a body, where float32
-    rounding alone differs by millimetres between the two paths (the benchmark's
-    MISMATCH on h36m-243f-32ch); on the test subject's real 2D the demo's and
-    the evaluation's fast path must agree with the faithful model."""
+    rounding alone can part the two paths by millimetres (the benchmark flagged
+    two earlier h36m-243f-32ch files so); on the test subject's real 2D the
+    demo's and the evaluation's fast path must agree with the faithful model."""
     model = load_checkpoint(ZOO[name].path)
     sequences = load_dataset("h36m", h36m_small, subjects=["S9"]).sequences
     x = torch.cat([windows(torch.from_numpy(s.poses_2d), model.receptive_field)[::40] for s in sequences])
     assert len(x) == 4 * 4 * 10  # four actions, four cameras, every 40th of 400 frames
     assert_same(model, optimize_for_inference(model), x)
+
 
 def test_configs_cover_every_temporal_conv_method() -> None:
     """The window lengths in CONFIGS reach all four ways of evaluating a temporal conv."""
