@@ -29,7 +29,7 @@ from glagcn_video.pipeline.batch import batch_formats, is_pattern, run_batch, su
 from glagcn_video.pipeline.outputs import FRAMES, Exports
 from glagcn_video.lifter.checkpoint import CheckpointError
 from glagcn_video.lifter.inference import DEFAULT_BATCH_SIZE
-from glagcn_video.pipeline.detect import AUTO, AUTO_MAX_IMGSZ, DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES
+from glagcn_video.pipeline.detect import AUTO, AUTO_MAX_IMGSZ, DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES, import_ultralytics
 from glagcn_video.lifter.zoo import DEFAULT_MODEL, ZOO
 from glagcn_video.pipeline.refine import DEFAULT_REFINE
 from glagcn_video.pipeline.runner import DemoOptions, DemoResult, run_demo
@@ -175,6 +175,7 @@ def _run_one(args: argparse.Namespace, options: DemoOptions, values: dict) -> in
     if args.inputs:
         video = Path(args.inputs[0])
     else:
+        import_ultralytics()
         from ultralytics.utils import ASSETS
         video = ASSETS / "bus.jpg"
     out = args.out or Path("result.mp4")

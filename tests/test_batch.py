@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,21 @@ def fast(checkpoint: Path) -> list[str]:
     return ["--detector", "yolo11n-pose.yaml", "--imgsz", "64", "--runtime", "torch",
             "--checkpoint", str(checkpoint), "--device", "cpu"]
 
+
+def test_on_a_machine_where_ultralytics_never_ran_stdout_is_only_the_table(tmp_path, checkpoint):
+    """Ultralytics' first run on a machine logs that it made its settings file,
+    on stdout unless told otherwise: a fresh demo.py process with an empty
+    settings folder keeps that on stderr and stdout for the table."""
+    made = clips(tmp_path)
+    (tmp_path / "out").mkdir()
+    env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp_path / "settings")}
+    done = subprocess.run([sys.executable, str(DEMO), str(made["clips/a.mp4"]), "--out-dir", str(tmp_path / "out"),
+                           *fast(checkpoint)], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Creating new Ultralytics Settings" in done.stderr  # the first-run case really happened
+    table = done.stdout.splitlines()
+    assert table[0].split() == ["input", "people", "frames", "seconds", "result"]
+    assert len(table) == 3 and table[-1] == "1 of 1 inputs ok"
 
 def test_inputs_expand_folders_and_patterns_once_each(tmp_path):
     clips(tmp_path)

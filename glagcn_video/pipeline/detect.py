@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,6 +123,19 @@ def resolve_runtime(runtime: str, source: str, device: torch.device) -> str:
     return runtime
 
 
+def import_ultralytics() -> None:
+    """Import Ultralytics with its log on stderr; call before any other import of it.
+
+    Ultralytics hands its log a handler on ``sys.stdout`` as it is first
+    imported, and on a machine where it never ran it logs there at once that it
+    created its settings file. The demo's stdout is its own (the table of a
+    batch run), so the handler is made while stdout points at stderr.
+    """
+    if "ultralytics" not in sys.modules:
+        with contextlib.redirect_stdout(sys.stderr):
+            import ultralytics  # noqa: F401
+
+
 @contextmanager
 def _quiet_ultralytics() -> Iterator[None]:
     """Ultralytics logs every export and OpenVINO model load at INFO level."""
@@ -153,7 +168,8 @@ class PoseDetector:
     def __init__(self, weights: str = DEFAULT_DETECTOR, imgsz: int = DEFAULT_IMGSZ,
                  conf: float = DEFAULT_CONF, device: torch.device = torch.device("cpu"),
                  runtime: str = "auto"):
-        from ultralytics import YOLO  # slow import, only when a detector is really built
+        import_ultralytics()  # slow, only when a detector is really built
+        from ultralytics import YOLO
 
         source = resolve_weights(weights)
         self.runtime = resolve_runtime(runtime, source, device)

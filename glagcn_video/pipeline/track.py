@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import DemoError, first_line
-from .detect import Detections
+from .detect import Detections, import_ultralytics
 
 DEFAULT_TRACKER = "bytetrack"
 TRACKER_REFERENCE_FPS = 30.0  # Ultralytics' track_buffer (frames to keep a lost track) assumes 30 fps
@@ -69,6 +69,7 @@ class PersonTracker:
     """
 
     def __init__(self, tracker: str | os.PathLike = DEFAULT_TRACKER, fps: float = TRACKER_REFERENCE_FPS):
+        import_ultralytics()
         from ultralytics.trackers.track import TRACKER_MAP
 
         args = _tracker_config(str(tracker))
