@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import logging
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +131,7 @@ def import_ultralytics() -> None:
     batch run), so the handler is made while stdout points at stderr.
     """
     if "ultralytics" not in sys.modules:
-        with contextlib.redirect_stdout(sys.stderr):
+        with redirect_stdout(sys.stderr):
             import ultralytics  # noqa: F401
 
 
