@@ -40,8 +40,10 @@ from tqdm import tqdm
 
 from glagcn_video.datasets.load import DataError, Sequence, dataset_info, load_dataset
 from glagcn_video.datasets.windows import WindowSampler
-from glagcn_video.lifter.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from glagcn_video.lifter.checkpoint import (
+    CheckpointError, describe, load_checkpoint, read_checkpoint, save_checkpoint)
 from glagcn_video.lifter.model import GLAGCN
+from glagcn_video.lifter.widen import widen
 from glagcn_video.training.distributed import DistributedError, lost_peer, parallel, setup, shutdown
 from glagcn_video.training.evaluation import Tables, action_average, merge_scores, score, tabulate
 from glagcn_video.training.loop import (
@@ -63,6 +65,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-frequency", default=10, type=int, help="keep epoch_N.bin every N epochs")
     p.add_argument("-r", "--resume", default="", help="checkpoint to resume (path, or name in -c)")
     p.add_argument("--evaluate", default="", help="checkpoint to evaluate (path, or name in -c)")
+    p.add_argument("--init", default="", metavar="CHECKPOINT",
+                   help="start from these weights (with a fresh optimizer and schedule); a model of the "
+                        "same frames and fewer channels is first widened to -ch so that it computes the "
+                        "same (Net2Net)")
     p.add_argument("--by-subject", action="store_true", help="break evaluation down by subject")
     p.add_argument("--export-training-curves", action="store_false",
                    help="pass to NOT plot training curves (the authors' inverted flag)")
@@ -120,6 +126,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.resume and args.evaluate:
         p.error("--resume and --evaluate cannot be set at the same time")
+    if args.init and (args.resume or args.evaluate):
+        p.error("--init starts a run: it cannot be set with --resume or --evaluate")
     return args
 
 
@@ -140,6 +148,19 @@ def select(sequences: list[Sequence], subset: float, downsample: int, seed: int)
         part = slice(start, start + keep, downsample)
         out.append(replace(seq, poses_2d=seq.poses_2d[part], poses_3d=seq.poses_3d[part]))
     return out
+
+
+def initial_model(path: Path, fresh: GLAGCN) -> GLAGCN:
+    """The weights of ``path`` in a model shaped like ``fresh``, widened if narrower."""
+    start = load_checkpoint(path, layout=fresh.layout.name if fresh.layout.num_joints != 17 else None)
+    if (start.layout.name, start.filter_widths) != (fresh.layout.name, fresh.filter_widths) \
+            or start.channels > fresh.channels:
+        raise CheckpointError(f"{path}: a {describe(start)} cannot start a {describe(fresh)}")
+    model = widen(start, fresh.channels, noise=0.01) if start.channels < fresh.channels else start
+    model.drop.p = fresh.drop.p
+    print(f"initial weights from {path}" + (f", widened from {start.channels} to {fresh.channels} channels"
+                                              if start.channels < fresh.channels else ""))
+    return model.train()
 
 
 def print_tables(results: dict[str, dict[str, dict[str, float]]]) -> None:
@@ -292,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     train = select(dataset.select(subjects_train, actions), args.subset, args.downsample, args.seed)
     torch.manual_seed(args.seed)  # the initial weights follow --seed (a resumed run restores its RNG below)
     model = GLAGCN(info.layout, widths, args.channels, args.dropout).to(device)
+    if args.init:
+        model = initial_model(in_checkpoint_dir(args.init, args.checkpoint), model).to(device)
     torch.manual_seed(args.seed + ranks.rank)  # each process its own dropout masks
     sampler = WindowSampler(train, model.receptive_field, info.layout, args.data_augmentation, args.stride,
                             args.epoch_windows)
