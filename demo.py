@@ -26,7 +26,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from glagcn_video.files import DemoError
 from glagcn_video.pipeline.batch import batch_formats, is_pattern, run_batch, summary_table
-from glagcn_video.pipeline.outputs import FRAMES, Exports
+from glagcn_video.exports.formats import FRAMES, Exports
 from glagcn_video.lifter.checkpoint import CheckpointError
 from glagcn_video.lifter.inference import DEFAULT_BATCH_SIZE
 from glagcn_video.pipeline.detect import AUTO, AUTO_MAX_IMGSZ, DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, RUNTIMES, import_ultralytics
@@ -34,7 +34,7 @@ from glagcn_video.lifter.zoo import DEFAULT_MODEL, ZOO
 from glagcn_video.pipeline.refine import DEFAULT_REFINE
 from glagcn_video.pipeline.runner import DemoOptions, DemoResult, run_demo
 from glagcn_video.pipeline.track import DEFAULT_TRACKER
-from glagcn_video.pipeline.view import DEFAULT_VIEW, VIEWS
+from glagcn_video.view.layouts import DEFAULT_VIEW, VIEWS
 
 
 def _positive(kind: type):

@@ -75,7 +75,8 @@ from glagcn_video.pipeline.detect import (DEFAULT_CONF, DEFAULT_DETECTOR, DEFAUL
 from glagcn_video.pipeline.keypoints import clean_tracks  # noqa: E402
 from glagcn_video.pipeline.refine import Refiner  # noqa: E402
 from glagcn_video.pipeline.runner import DemoOptions, StageClock, track_people  # noqa: E402
-from glagcn_video.pipeline.track import PersonTracker, Track, TrackAccumulator  # noqa: E402
+from glagcn_video.pipeline.track import PersonTracker, TrackAccumulator  # noqa: E402
+from glagcn_video.tracks import Track  # noqa: E402
 from glagcn_video.pipeline.video import VideoInfo, VideoReader  # noqa: E402
 
 SHARED_VIDEOS = ROOT.parent / "shared" / "videos"

@@ -37,9 +37,10 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's glagcn_video, installed or not
 
 from machine import cpu_model, usable_cores  # noqa: E402
-from glagcn_video.pipeline.render import draw_pose_2d, person_color, side_by_side  # noqa: E402
-from glagcn_video.pipeline.view import AZIMUTH_DEG, ELEVATION_DEG, Panel3D, WorldTrack  # noqa: E402
-from glagcn_video.pipeline.world import estimate_world_frame  # noqa: E402
+from glagcn_video.view.render import draw_pose_2d, person_color, side_by_side  # noqa: E402
+from glagcn_video.view.layouts import AZIMUTH_DEG, ELEVATION_DEG, Panel3D  # noqa: E402
+from glagcn_video.world.tracks import WorldTrack  # noqa: E402
+from glagcn_video.world.frame import estimate_world_frame  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
 
 FRAME_W, FRAME_H = 1280, 720

@@ -14,7 +14,7 @@ import torch
 from conftest import shared_path
 from glagcn_video.lifter.checkpoint import save_checkpoint
 from glagcn_video.lifter.model import GLAGCN
-from glagcn_video.pipeline.view import WorldTrack
+from glagcn_video.world.tracks import WorldTrack
 from glagcn_video.skeleton import H36M
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glagcn_video.pipeline.angles import ANGLE_NAMES, angles_header, joint_angles, write_angles_csv
+from glagcn_video.exports.angles import ANGLE_NAMES, angles_header, joint_angles, write_angles_csv
 from glagcn_video.skeleton import H36M
 
 J = {name: i for i, name in enumerate(H36M.joint_names)}

@@ -17,7 +17,7 @@ import pytest
 from pybvh.rotations import axisangle_to_rotmat, euler_to_rotmat, quat_to_rotmat
 
 from demo_support import DEMO, real_detector_or_skip, shared_video
-from glagcn_video.pipeline.bvh import (EULER_ORDERS, continuous_euler, euler_to_matrix, hold_untracked,
+from glagcn_video.exports.bvh import (EULER_ORDERS, continuous_euler, euler_to_matrix, hold_untracked,
                                        motion_from_joints, person_paths, write_bvh)
 from glagcn_video.skeleton import H36M, H36M32_KEPT
 

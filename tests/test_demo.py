@@ -14,9 +14,9 @@ import pytest
 from demo_support import (DEMO, decoded, demo_main, moving_square_clip, people_clip,  # noqa: F401 (fixture)
                           random_checkpoint, real_detector_or_skip, shared_video, unwritable_folder,
                           write_clip)
-from glagcn_video.pipeline.export import csv_header
+from glagcn_video.exports.joints import csv_header
 from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT
-from glagcn_video.pipeline.position import MIN_DEPTH
+from glagcn_video.world.placement import MIN_DEPTH
 
 
 def run_demo(*args: object, cwd: Path) -> subprocess.CompletedProcess:

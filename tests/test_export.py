@@ -7,9 +7,9 @@ import csv
 import numpy as np
 import pytest
 
-from glagcn_video.pipeline.export import JointRows, csv_header, write_csv, write_npz
+from glagcn_video.exports.joints import JointRows, csv_header, write_csv, write_npz
 from glagcn_video.skeleton import COCO17_NAMES, H36M
-from glagcn_video.pipeline.track import Track
+from glagcn_video.tracks import Track
 
 
 def sample_rows() -> JointRows:

@@ -13,8 +13,8 @@ import pytest
 
 from demo_support import walker
 from headless_browser import Page, chromium_or_skip
-from glagcn_video.pipeline.html_viewer import MAX_FPS, build_figure, write_html
-from glagcn_video.pipeline.render import person_shades
+from glagcn_video.view.html_viewer import MAX_FPS, build_figure, write_html
+from glagcn_video.view.render import person_shades
 from glagcn_video.pipeline.video import open_video_writer
 
 FPS = 30.0

@@ -9,7 +9,7 @@ import pytest
 
 from glagcn_video.pipeline import keypoints as kp
 from glagcn_video.skeleton import COCO17_NAMES, H36M
-from glagcn_video.pipeline.track import Track
+from glagcn_video.tracks import Track
 
 C = {name: i for i, name in enumerate(COCO17_NAMES)}
 J = {name: i for i, name in enumerate(H36M.joint_names)}

@@ -1,7 +1,9 @@
 """The package's imports go one way: the shared modules at the top import no
-part of it, the lifter and the datasets only the top, training those three,
-the demo pipeline the top and the lifter, and no stage imports the runner
-(only ``batch.py``, which runs it once per input, sits above it).
+part of it, the lifter and the datasets only the top, training those three;
+the world only the top, the exports and the views the top and the world,
+the demo pipeline all of those and the lifter, and no stage imports the
+runner (only ``batch.py``, which runs it once per input, sits above it); the
+command lines may import every part, and no part imports them.
 Read from the source with ``ast`` (nothing is imported), so a wrong import
 fails here, not as a cycle at some later import."""
 
@@ -16,14 +18,18 @@ PACKAGE = "glagcn_video"
 
 # The parts of the package each part may import besides itself. "top" is the
 # modules directly in the package (joint layouts, camera geometry, files, CPU
-# threads), which every part shares; the package's own __init__ re-exports
+# threads, 2D tracks), which every part shares; the package's own __init__ re-exports
 # the public entry points and is imported by no module of the package.
 ALLOWED = {
     "top": set(),
     "lifter": {"top"},
     "datasets": {"top"},
     "training": {"top", "lifter", "datasets"},
-    "pipeline": {"top", "lifter"},
+    "world": {"top"},
+    "exports": {"top", "world"},
+    "view": {"top", "world"},
+    "pipeline": {"top", "lifter", "world", "exports", "view"},
+    "cli": {"top", "lifter", "datasets", "training", "world", "exports", "view", "pipeline"},
 }
 RUNNER = f"{PACKAGE}.pipeline.runner"  # wires the stages together; no stage imports it
 ABOVE_RUNNER = {f"{PACKAGE}.pipeline.batch"}  # runs the runner once per input
@@ -105,7 +111,7 @@ def test_the_check_finds_imports_against_the_direction(tmp_path):
     write(package / "__init__.py", "from .pipeline.runner import run\n")
     write(package / "skeleton.py", "import numpy\n")
     write(package / "files.py", "from .lifter import model\n")
-    for part in ("lifter", "datasets", "training", "pipeline", "extras"):
+    for part in ("lifter", "datasets", "training", "pipeline", "world", "exports", "view", "cli", "extras"):
         write(package / part / "__init__.py")
     write(package / "lifter" / "model.py", "from ..skeleton import X\nfrom . import inference\n")
     write(package / "lifter" / "inference.py", "def f():\n    from glagcn_video.pipeline import render\n")
@@ -115,15 +121,24 @@ def test_the_check_finds_imports_against_the_direction(tmp_path):
     write(package / "pipeline" / "render.py", "from ..skeleton import X\nfrom .runner import run\n")
     write(package / "pipeline" / "runner.py", "from . import render\nfrom glagcn_video import skeleton\n")
     write(package / "pipeline" / "batch.py", "from .runner import run\n")
+    write(package / "world" / "frame.py", "from ..skeleton import X\nfrom ..exports import bvh\n")
+    write(package / "exports" / "bvh.py", "from ..world.frame import F\nfrom ..pipeline.track import T\n")
+    write(package / "view" / "render.py", "from ..world import frame\nfrom ..exports.bvh import B\n")
+    write(package / "cli" / "demo.py", "from ..pipeline.runner import run\nfrom ..training import loop\n")
+    write(package / "lifter" / "zoo.py", "from ..cli import demo\n")
     write(package / "extras" / "thing.py", "from ..skeleton import X\n")
     write(package / "extras" / "other.py", "import glagcn_video\n")
     assert violations(package) == [
         "glagcn_video.datasets.load (datasets) imports glagcn_video.training (training)",
+        "glagcn_video.exports.bvh (exports) imports glagcn_video.pipeline.track (pipeline)",
         "glagcn_video.extras.other: in extras/, which the import rules of tests/test_layout.py do not know",
         "glagcn_video.extras.thing: in extras/, which the import rules of tests/test_layout.py do not know",
         "glagcn_video.extras: in extras/, which the import rules of tests/test_layout.py do not know",
         "glagcn_video.files (top) imports glagcn_video.lifter.model (lifter)",
         "glagcn_video.lifter.inference (lifter) imports glagcn_video.pipeline.render (pipeline)",
+        "glagcn_video.lifter.zoo (lifter) imports glagcn_video.cli.demo (cli)",
         "glagcn_video.pipeline.render imports the runner glagcn_video.pipeline.runner",
         "glagcn_video.training.evaluation (training) imports glagcn_video (facade)",
+        "glagcn_video.view.render (view) imports glagcn_video.exports.bvh (exports)",
+        "glagcn_video.world.frame (world) imports glagcn_video.exports.bvh (exports)",
     ]

@@ -8,7 +8,7 @@ import c3d
 import numpy as np
 import pytest
 
-from glagcn_video.pipeline.markers import write_c3d, write_trc
+from glagcn_video.exports.markers import write_c3d, write_trc
 from glagcn_video.skeleton import H36M
 
 FRAMES = np.array([4, 5, 7, 8])  # video frames tracked; 6 is a gap

@@ -1,4 +1,4 @@
-"""Every export of a run through ``outputs.write_exports``: which axes each
+"""Every export of a run through ``exports.formats.write_exports``: which axes each
 is in, the camera's pose beside them, names per person, all-or-nothing.
 People are Human3.6M ground truth seen through a real Human3.6M camera, so
 the world frame must put them upright on the floor."""
@@ -16,11 +16,11 @@ import pytest
 from glagcn_video.camera import world_to_camera
 from glagcn_video.datasets.load import camera_for, load_cameras
 from glagcn_video.files import DemoError
-from glagcn_video.pipeline import outputs
-from glagcn_video.pipeline.outputs import Exports, write_exports
+from glagcn_video.exports import formats
+from glagcn_video.exports.formats import Exports, write_exports
 from glagcn_video.pipeline.runner import DemoResult, Person, first_appearance_order
 from glagcn_video.pipeline.video import VideoInfo
-from glagcn_video.pipeline.world import estimate_world_frame
+from glagcn_video.world.frame import estimate_world_frame
 from glagcn_video.skeleton import H36M, H36M32_KEPT
 
 FPS = 50.0
@@ -112,7 +112,7 @@ def test_a_failing_export_removes_the_ones_already_written(result, tmp_path, mon
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(outputs, "write_c3d", disk_full)
+    monkeypatch.setattr(formats, "write_c3d", disk_full)
     with pytest.raises(OSError, match="No space"):
         write(result, tmp_path, Exports.named_after(tmp_path / "clip", ["csv", "bvh", "trc", "c3d"]))
     assert list(tmp_path.iterdir()) == []

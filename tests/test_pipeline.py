@@ -12,7 +12,8 @@ from demo_support import moving_square_clip
 from glagcn_video.pipeline.detect import Detections
 from glagcn_video.lifter.inference import Lifter
 from glagcn_video.pipeline.runner import DemoResult, Person, StageClock, detect_and_track, lift_track
-from glagcn_video.pipeline.track import PersonTracker, Track
+from glagcn_video.pipeline.track import PersonTracker
+from glagcn_video.tracks import Track
 from glagcn_video.pipeline.video import VideoInfo, VideoReader
 
 VIDEO = VideoInfo(Path("clip.mp4"), width=1280, height=720, fps=30.0, header_frames=30, is_image=False)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from glagcn_video.pipeline.position import MIN_DEPTH, default_focal, fit_translation, smooth_depth
+from glagcn_video.world.placement import MIN_DEPTH, default_focal, fit_translation, smooth_depth
 
 
 def project(points: np.ndarray, focal: float, center: tuple[float, float]) -> np.ndarray:

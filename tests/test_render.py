@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from glagcn_video.pipeline.render import (BACKGROUND, Viewpoint, VirtualCamera, blank_panel, draw_axes, draw_ground,
+from glagcn_video.view.render import (BACKGROUND, Viewpoint, VirtualCamera, blank_panel, draw_axes, draw_ground,
                                          draw_pose_2d, draw_skeletons_3d, person_color, side_by_side)
 from glagcn_video.skeleton import H36M
 
@@ -103,7 +103,7 @@ def test_draw_pose_2d_ignores_missing_joints_and_rejects_bad_shapes() -> None:
 
 def to_world(camera_points: np.ndarray) -> np.ndarray:
     """Camera axes (x right, y down, z forward) to the world frame of a level camera 1.2 m above
-    the ground (X right, Y up, Z back towards the camera), as ``world.py`` builds it."""
+    the ground (X right, Y up, Z back towards the camera), as ``world/frame.py`` builds it."""
     return camera_points * [1.0, -1.0, -1.0] + [0.0, 1.2, 0.0]
 
 

@@ -13,7 +13,8 @@ from glagcn_video.pipeline.keypoints import clean_tracks
 from glagcn_video.pipeline.runner import DemoOptions, StageClock, track_people
 from glagcn_video.pipeline.stitch import (DESCRIPTOR_SIZE, MAX_LINK_GAP_S, appearance, appearance_distance,
                                           split_at_cuts, stitch)
-from glagcn_video.pipeline.track import PersonTracker, Track
+from glagcn_video.pipeline.track import PersonTracker
+from glagcn_video.tracks import Track
 from glagcn_video.pipeline.video import VideoReader
 
 FPS = 30.0

@@ -12,11 +12,11 @@ import pytest
 
 from demo_support import STANDING, moving_square_clip, real_detector_or_skip, shared_video, walker
 from glagcn_video.files import DemoError
-from glagcn_video.pipeline.render import VirtualCamera, person_shades
+from glagcn_video.view.render import VirtualCamera, person_shades
 from glagcn_video.pipeline.runner import DemoOptions, run_demo, world_tracks
-from glagcn_video.pipeline.view import (MAX_PAN, MAX_ZOOM, ORBIT_DEG_PER_S, STRIP_TILES, VIEWS, Panel3D,
+from glagcn_video.view.layouts import (MAX_PAN, MAX_ZOOM, ORBIT_DEG_PER_S, STRIP_TILES, VIEWS, Panel3D,
                                         WorldTrack, assign_slots, follow)
-from glagcn_video.pipeline.world import ANKLE_HEIGHT, estimate_world_frame
+from glagcn_video.world.frame import ANKLE_HEIGHT, estimate_world_frame
 from glagcn_video.skeleton import H36M
 
 FPS = 30.0

@@ -9,7 +9,7 @@ import pytest
 
 from glagcn_video.camera import qinverse, qrot, world_to_camera
 from glagcn_video.datasets.load import camera_for, load_cameras
-from glagcn_video.pipeline.world import ANKLE_HEIGHT, WorldFrame, estimate_world_frame, fit_ground
+from glagcn_video.world.frame import ANKLE_HEIGHT, WorldFrame, estimate_world_frame, fit_ground
 from glagcn_video.skeleton import H36M, H36M32_KEPT
 
 

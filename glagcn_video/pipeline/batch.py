@@ -24,9 +24,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..exports.formats import Exports
 from ..files import DemoError, first_line
 from ..lifter.checkpoint import CheckpointError
-from .outputs import Exports
 from .runner import DemoOptions, Models, load_models, run_demo
 
 VIDEO_INPUT_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",

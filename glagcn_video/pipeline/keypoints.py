@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .track import Track
+from ..tracks import Track
 
 # A keypoint below this confidence is treated as missing and interpolated
 # from its neighbours in time when the stretch is short. YOLO pose scores

@@ -31,29 +31,31 @@ from tqdm import tqdm
 
 from ..camera import normalize_screen_coordinates
 from ..cpu import torch_threads, usable_cores
+from ..exports.formats import Exports, write_exports
+from ..exports.joints import JointRows
 from ..files import DemoError, check_output_path
 from ..lifter.checkpoint import load_checkpoint
 from ..lifter.fast import optimize_for_inference
 from ..lifter.inference import DEFAULT_BATCH_SIZE, Lifter, resolve_device
 from ..lifter.zoo import DEFAULT_MODEL, ZOO, resolve_checkpoint
 from ..skeleton import H36M
+from ..tracks import Track
+from ..view.html_viewer import HTML_SUFFIXES, write_html
+from ..view.layouts import DEFAULT_VIEW, VIEWS, Panel3D
+from ..view.render import draw_pose_2d, side_by_side
+from ..world.frame import WorldFrame, estimate_world_frame
+from ..world.placement import default_focal, fit_translation, smooth_depth
+from ..world.tracks import WorldTrack
 from .detect import (AUTO, DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector,
                      choose_imgsz, probe_frames)
-from .export import JointRows
-from .html_viewer import HTML_SUFFIXES, write_html
 from .keypoints import clean_tracks
 from .lift import match_training_scale
-from .outputs import Exports, write_exports
-from .position import default_focal, fit_translation, smooth_depth
 from .refine import DEFAULT_REFINE, Refiner
-from .render import draw_pose_2d, side_by_side
 from .shots import find_cuts, frame_signature
 from .stitch import appearance, stitch
 from .timebase import model_times, resample, samples_used
-from .track import DEFAULT_TRACKER, PersonTracker, Track, TrackAccumulator
+from .track import DEFAULT_TRACKER, PersonTracker, TrackAccumulator
 from .video import VideoInfo, VideoReader, open_video_writer
-from .view import DEFAULT_VIEW, VIEWS, Panel3D, WorldTrack
-from .world import WorldFrame, estimate_world_frame
 
 T = TypeVar("T")
 _DONE = object()
@@ -121,7 +123,7 @@ class DemoResult:
     # detect, refine, track, keypoints, lift, render, encode, export
     outputs: list[Path] = field(default_factory=list)
     detector_runtime: str = "torch"  # what ran the detector: torch or openvino
-    world: WorldFrame = field(default_factory=WorldFrame.identity_camera)  # ground and Y-up frame (world.py)
+    world: WorldFrame = field(default_factory=WorldFrame.identity_camera)  # ground and Y-up frame (world/frame.py)
     detector_imgsz: int = DEFAULT_IMGSZ  # its input size (the one chosen, with --imgsz auto)
     cuts: list[int] = field(default_factory=list)  # frames that start a new shot (shots.py)
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..tracks import Track
 from .shots import shot_index
-from .track import Track
 
 HIST_BINS = (8, 3, 3)  # hue, saturation, value per body region
 SURE = 0.5  # keypoint confidence needed to place a body region

@@ -1,6 +1,6 @@
 """The 3D panel's layouts: which virtual camera looks at whom, frame by frame.
 
-Everything is in the Y-up world frame of ``world.py``, so the ground is the
+Everything is in the Y-up world frame of ``world/frame.py``, so the ground is the
 plane fitted under the people (world y = 0), not the lowest ankle: a person
 upside down or in the air is drawn above the ground they touch.
 
@@ -39,14 +39,12 @@ is drawn (the pipeline has every pose by then):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..skeleton import H36M, Layout
-from .render import (DISTANCE, BGR, Viewpoint, VirtualCamera, blank_panel, draw_axes, draw_ground,
+from ..world.tracks import WorldTrack
+from .render import (BGR, DISTANCE, Viewpoint, VirtualCamera, blank_panel, draw_axes, draw_ground,
                      draw_shadows, draw_skeletons_3d, view_rotation)
 
 VIEWS = ("scene", "people", "orbit")
@@ -64,42 +62,12 @@ STRIP_TILES = 4  # per-person views in the scene view's bottom row
 MAX_PEOPLE_TILES = 9  # per-person views in the people layout (3 x 3)
 _BORDER: BGR = (70, 70, 70)
 _FIT_MARGIN = 0.04  # beyond the camera's own margin, so limbs do not touch the edge
-_STAND_PCT = 90  # percentile of a person's top-joint height taken as their standing height
 
 
-@dataclass(frozen=True)
-class WorldTrack:
-    """One person's track in world axes: consecutive video ``frames`` (F,),
-    ``joints`` (F, J, 3) metres (Y up, ground at y = 0), and ``weight``, the
-    evidence for them (the sum of their joint scores)."""
-
-    person_id: int
-    frames: np.ndarray
-    joints: np.ndarray
-    weight: float
-
-    @cached_property
-    def roots(self) -> np.ndarray:
-        """(F, 3) the pelvis (joint 0) per frame."""
-        return self.joints[:, 0]
-
-    @cached_property
-    def height_range(self) -> tuple[float, float]:
-        """(low, top): how high this person's lowest joint usually is (about the
-        ground, or the top of whatever they stand on) and their usual standing
-        height, robust to jumps and handstands."""
-        finite = self.joints[np.isfinite(self.joints).all(axis=(1, 2))]
-        if not len(finite):
-            return 0.0, 1.8
-        low = float(np.percentile(finite[..., 1].min(axis=1), 100 - _STAND_PCT))
-        top = float(np.percentile(finite[..., 1].max(axis=1), _STAND_PCT))
-        return low, max(top, low + 1.0)
-
-    @cached_property
-    def tile_radius(self) -> float:
-        """The fixed radius of this person's own view: their usual height, with room for a jump."""
-        low, top = self.height_range
-        return max(1.0, 0.62 * (top - low))
+def tile_radius(track: WorldTrack) -> float:
+    """The fixed radius of a person's own view: their usual height, with room for a jump."""
+    low, top = track.height_range
+    return max(1.0, 0.62 * (top - low))
 
 
 def present_people(tracks: list[WorldTrack], num_frames: int) -> list[list[tuple[int, int]]]:
@@ -272,7 +240,7 @@ class Panel3D:
         """A per-person view: centred on the pelvis on the ground, at the person's own fixed scale."""
         low, top = track.height_range
         root = track.roots[row]
-        return Viewpoint(np.array([root[0], (low + top) / 2, root[2]]), track.tile_radius,
+        return Viewpoint(np.array([root[0], (low + top) / 2, root[2]]), tile_radius(track),
                          AZIMUTH_DEG, ELEVATION_DEG)
 
     def render(self, frame: int) -> np.ndarray:
@@ -310,7 +278,7 @@ class Panel3D:
     def _draw_tile(self, panel: np.ndarray, slot: int, track: WorldTrack, row: int) -> None:
         tile = blank_panel(self.tile, self.tile)
         camera = VirtualCamera(self.person_viewpoint(track, row), self.tile, self.tile)
-        draw_ground(tile, camera, reach=1.5 * track.tile_radius, label=self.slot_count == 1)
+        draw_ground(tile, camera, reach=1.5 * tile_radius(track), label=self.slot_count == 1)
         draw_shadows(tile, camera, [track.joints[row]], [track.person_id])
         draw_skeletons_3d(tile, camera, [track.joints[row]], [track.person_id], self.layout)
         tile[[0, -1]] = _BORDER

@@ -2,7 +2,7 @@
 
 Coordinates are metres, in camera space by default (x right, y down, z
 forward from the camera: the Human3.6M camera convention the lifter was
-trained in) or in the Y-up world frame (``outputs.py`` decides), plus the
+trained in) or in the Y-up world frame (``formats.py`` decides), plus the
 2D pixel position and detector confidence the 3D came from. Files are written
 to a temporary name and renamed, so a failed run never leaves half a file.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..files import atomic_write
 from ..skeleton import COCO17_NAMES, H36M
-from .track import Track
+from ..tracks import Track
 
 CSV_SUFFIXES = (".csv",)
 NPZ_SUFFIXES = (".npz",)
@@ -29,7 +29,7 @@ _PER_JOINT = ("x", "y", "z", "u", "v", "score")
 class JointRows:
     """Everything exported, one row per (frame, person), sorted by frame then
     person: frame (R,), time_s (R,), person_id (R,), joints_3d (R, 17, 3)
-    metres (camera space, unless ``outputs.py`` moved them to the world
+    metres (camera space, unless ``formats.py`` moved them to the world
     frame), joints_2d (R, 17, 2) pixels, scores (R, 17)."""
 
     frame: np.ndarray

@@ -1,7 +1,7 @@
 """An interactive 3D viewer of the result: one self-contained HTML file (``--html``).
 
 It is a plotly figure (plotly.js embedded, so it opens offline in any
-browser): every person's skeleton in the Y-up world frame of ``world.py``,
+browser): every person's skeleton in the Y-up world frame of ``world/frame.py``,
 with the video's IDs and colours, on a 1 m ground grid; rotate, zoom and pan
 with the mouse, Play/Pause, and a timeline slider that shows the frame
 number and time. When the result video is in the same folder as the page,
@@ -29,8 +29,9 @@ import plotly.io as pio
 
 from ..files import atomic_write
 from ..skeleton import H36M, Layout
-from .render import BGR, skeleton_bones, person_shades, view_rotation
-from .view import AZIMUTH_DEG, ELEVATION_DEG, WorldTrack
+from ..world.tracks import WorldTrack
+from .layouts import AZIMUTH_DEG, ELEVATION_DEG
+from .render import BGR, person_shades, skeleton_bones, view_rotation
 
 HTML_SUFFIXES = (".html", ".htm")
 MAX_FPS = 30.0  # animation frames per second of video at most

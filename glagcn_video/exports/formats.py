@@ -2,7 +2,7 @@
 
 CSV and NPZ default to camera axes (as before the world frame existed, so
 existing readers keep working); BVH, TRC, C3D default to the Y-up world
-frame of ``world.py`` (what animation and biomechanics tools expect);
+frame of ``world/frame.py`` (what animation and biomechanics tools expect);
 ``frame`` = "camera" or "world" puts all of them in one. Joint angles are
 always measured in the world frame (lean and pelvis rotation need "up").
 Whenever something is written in world axes, a JSON sidecar beside the video
@@ -21,12 +21,12 @@ import numpy as np
 
 from ..files import DemoError, atomic_write, check_output_path
 from ..skeleton import H36M
+from ..tracks import Track
+from ..world.frame import WorldFrame
 from .angles import ANGLE_NAMES, joint_angles, write_angles_csv
 from .bvh import motion_from_joints, person_paths, write_bvh
-from .export import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
+from .joints import CSV_SUFFIXES, NPZ_SUFFIXES, JointRows, write_csv, write_npz
 from .markers import write_c3d, write_trc
-from .track import Track
-from .world import WorldFrame
 
 FRAMES = ("camera", "world")
 # Export -> (accepted suffixes, the name given after an input's stem, axes by default).

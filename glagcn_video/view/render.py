@@ -190,7 +190,7 @@ def _as_poses(poses: np.ndarray, joints: int, name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Viewpoint:
-    """Where a virtual camera stands, in the Y-up world frame of ``world.py`` (metres).
+    """Where a virtual camera stands, in the Y-up world frame of ``world/frame.py`` (metres).
 
     It looks at ``target`` from ``DISTANCE * radius`` away, turned
     ``azimuth_deg`` from the input camera's side (world +Z) towards the input
