@@ -10,10 +10,34 @@ layouts (``skeleton``), camera geometry (``camera``), files and paths
 (``files``), CPU threads (``cpu``) and people's 2D tracks (``tracks``).
 """
 
-from .exports.formats import Exports
-from .lifter.checkpoint import CheckpointError, load_checkpoint
-from .lifter.model import GLAGCN
-from .pipeline.runner import DemoOptions, DemoResult, run_demo
+from __future__ import annotations
 
-__all__ = ["GLAGCN", "CheckpointError", "DemoOptions", "DemoResult", "Exports", "load_checkpoint", "run_demo"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# The public names, imported when first used: importing the package (as the
+# command lines do first) must not load PyTorch, so that they can set its
+# threads' environment before it starts, and answer --help at once.
+_PUBLIC = {
+    "GLAGCN": ".lifter.model",
+    "CheckpointError": ".lifter.checkpoint",
+    "load_checkpoint": ".lifter.checkpoint",
+    "Exports": ".exports.formats",
+    "DemoOptions": ".pipeline.runner",
+    "DemoResult": ".pipeline.runner",
+    "run_demo": ".pipeline.runner",
+}
+__all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .exports.formats import Exports
+    from .lifter.checkpoint import CheckpointError, load_checkpoint
+    from .lifter.model import GLAGCN
+    from .pipeline.runner import DemoOptions, DemoResult, run_demo
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name], __name__), name)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from .checkpoint import CheckpointError
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+# models/ at the top of the repository, installed as this package's data
+# (pyproject.toml maps it): the same name in a checkout and in a wheel.
+MODELS_PACKAGE = "glagcn_video.models"
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,8 @@ class ZooModel:
 
     @property
     def path(self) -> Path:
-        return MODELS_DIR / self.file
+        """The file on disk (the package is installed unzipped, as pip does)."""
+        return Path(str(resources.files(MODELS_PACKAGE) / self.file))
 
 
 ZOO: dict[str, ZooModel] = {m.name: m for m in (
