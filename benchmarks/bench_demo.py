@@ -2,18 +2,23 @@
 
     python benchmarks/bench_demo.py VIDEO [--repeats 3] [--checkpoint PATH] [--imgsz 640|auto]
         [--refine|--no-refine] [--runtime auto|torch|openvino] [--threads N] [--device D] [--no-tta]
+        [--compare-world]
 
 Runs the whole demo ``--repeats`` times and prints, per stage, the median time
 per decoded frame (decode, detect, refine, track, keypoints, lift, render, encode),
 the total divided by the video's duration (below 1.0 means faster than real
 time) and the peak resident memory. As a baseline measured in the same run,
 the lift stage is repeated with the plain eval-mode GLA-GCN module instead of
-the fast inference path, and the ratio printed.
+the fast inference path, and the ratio printed. With ``--compare-world`` every
+repeat also runs the demo with the world stage as it was before placement
+from the feet, foot locking and filtering (body-size placement only),
+alternating with the default, and prints both totals and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import statistics
@@ -37,8 +42,11 @@ from glagcn_video.pipeline.refine import DEFAULT_REFINE  # noqa: E402
 from glagcn_video.pipeline.keypoints import clean_tracks  # noqa: E402
 from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT, DemoOptions, lift_track, run_demo  # noqa: E402
 from glagcn_video.skeleton import H36M  # noqa: E402
+from glagcn_video.world.motion import WorldOptions  # noqa: E402
 
-STAGES = ("decode", "detect", "refine", "track", "keypoints", "lift", "render", "encode")
+STAGES = ("decode", "detect", "refine", "track", "keypoints", "lift", "world", "render", "encode")
+# The world stage before bench_world.py's work: body-size placement, no filter, no foot locking.
+WORLD_BEFORE = WorldOptions(placement="size", foot_lock=False, smooth="none")
 
 
 def main() -> int:
@@ -55,17 +63,24 @@ def main() -> int:
     parser.add_argument("--threads", type=int, help="PyTorch CPU threads (default: the demo's, every core)")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="what runs the detector, as the demo's --runtime (default: %(default)s)")
+    parser.add_argument("--compare-world", action="store_true",
+                        help="also time the demo with the world stage as it was before (WORLD_BEFORE)")
     args = parser.parse_args()
 
     threads = args.threads or usable_cores()
     options = DemoOptions(checkpoint=args.checkpoint, imgsz=args.imgsz, refine=args.refine, device=args.device,
                           tta=args.tta, threads=threads, runtime=args.runtime)
-    runs = []
+    runs, before_runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            result = run_demo(args.video, Path(tmp) / "out.mp4", options=options, progress=False)
-            runs.append((time.perf_counter() - start, dict(result.timings)))
+        for repeat in range(args.repeats):
+            order = [(options, runs)]
+            if args.compare_world:  # alternating which goes first, so load changes hit both alike
+                order.append((dataclasses.replace(options, world=WORLD_BEFORE), before_runs))
+                order = order[::-1] if repeat % 2 else order
+            for run_options, into in order:
+                start = time.perf_counter()
+                result = run_demo(args.video, Path(tmp) / "out.mp4", options=run_options, progress=False)
+                into.append((time.perf_counter() - start, dict(result.timings)))
     frames = result.num_frames
     duration = frames / result.fps
 
@@ -99,6 +114,11 @@ def main() -> int:
           f"{statistics.median(t['load'] for _, t in runs):.2f} s)")
     print(f"\ntotal / video duration: {total / duration:.2f}")
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    if before_runs:
+        before_total = statistics.median(wall for wall, _ in before_runs)
+        print(f"world stage as before: total / video duration {before_total / duration:.2f}, world "
+              f"{statistics.median(t.get('world', 0.0) for _, t in before_runs) / frames * 1000:.2f} ms/frame; "
+              f"default / before {total / before_total:.3f}")
     fast_lift = statistics.median(t["lift"] for _, t in runs)
     plain_lift = statistics.median(plain_times)
     print(f"lift stage: fast path {fast_lift:.2f} s, plain module {plain_lift:.2f} s "

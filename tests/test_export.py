@@ -19,15 +19,17 @@ def sample_rows() -> JointRows:
         joints_3d=rng.normal(size=(3, 17, 3)).astype(np.float32),
         joints_2d=rng.uniform(0, 1000, size=(3, 17, 2)).astype(np.float32),
         scores=rng.uniform(size=(3, 17)).astype(np.float32),
+        contacts=np.array([[True, False], [False, False], [True, True]]),
     )
 
 
 def test_header_names_every_h36m_joint_in_order():
     header = csv_header()
     assert header[:3] == ["frame", "time_s", "person_id"]
-    assert len(header) == 3 + 17 * 6
+    assert len(header) == 3 + 17 * 6 + 2
     for j, name in enumerate(H36M.joint_names):
         assert header[3 + 6 * j: 9 + 6 * j] == [f"{name}_{f}" for f in ("x", "y", "z", "u", "v", "score")]
+    assert header[-2:] == ["right_foot_contact", "left_foot_contact"]
 
 
 def test_csv_round_trip(tmp_path):
@@ -49,6 +51,7 @@ def test_csv_round_trip(tmp_path):
     assert float(record["left_wrist_u"]) == pytest.approx(rows.joints_2d[1, wrist, 0], abs=0.01)
     assert float(record["left_wrist_v"]) == pytest.approx(rows.joints_2d[1, wrist, 1], abs=0.01)
     assert float(record["left_wrist_score"]) == pytest.approx(rows.scores[1, wrist], abs=1e-4)
+    assert [(r[-2], r[-1]) for r in table] == [("1", "0"), ("0", "0"), ("1", "1")]
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
 
 
@@ -71,6 +74,8 @@ def test_npz_holds_the_rows_and_the_raw_tracks(tmp_path):
         np.testing.assert_array_equal(data["joints_3d"], rows.joints_3d)
         np.testing.assert_array_equal(data["joints_2d"], rows.joints_2d)
         np.testing.assert_array_equal(data["person_id"], rows.person_id)
+        np.testing.assert_array_equal(data["contacts"], rows.contacts)
+        assert data["contact_names"].tolist() == ["right_foot_contact", "left_foot_contact"]
         assert data["joint_names"].tolist() == list(H36M.joint_names)
         assert data["raw_joint_names"].tolist() == list(COCO17_NAMES)
         assert data["raw_frame"].tolist() == [0, 1, 0] and data["raw_person_id"].tolist() == [1, 1, 4]

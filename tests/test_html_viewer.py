@@ -6,6 +6,7 @@ shows the result video at that frame."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from demo_support import walker
 from headless_browser import Page, chromium_or_skip
 from glagcn_video.view.html_viewer import MAX_FPS, build_figure, write_html
+from glagcn_video.skeleton import H36M
 from glagcn_video.view.render import person_shades
 from glagcn_video.pipeline.video import open_video_writer
 
@@ -39,10 +41,10 @@ def test_every_frame_holds_each_present_persons_skeleton_in_their_colours():
     assert kept.tolist() == list(range(90)) and [f["name"] for f in frames] == [str(i) for i in range(90)]
     traces = figure.data
     assert traces[0].name == "ground (1 m grid)"
-    # Per person: left, right, centre shades and the ID label, as in the video.
+    # Per person: left, right, centre shades, the ID label and the planted feet, as in the video.
     for k, person_id in enumerate((1, 4)):
         left, right, centre = person_shades(person_id)
-        base = 1 + 4 * k
+        base = 1 + 5 * k
         assert [traces[base + s].line.color for s in range(3)] == [rgb(left), rgb(right), rgb(centre)]
         assert traces[base + 3].text == (str(person_id),) and traces[base + 3].textfont.color == rgb(centre)
         assert traces[base + 2].name == f"person {person_id}" and traces[base + 2].showlegend
@@ -52,10 +54,10 @@ def test_every_frame_holds_each_present_persons_skeleton_in_their_colours():
     np.testing.assert_allclose(decoded(centre["x"]), people[0].joints[40, [0, 7, 8, 9, 10], 0], atol=1e-6)
     left_chains = decoded(frames[40]["data"][0]["x"])
     assert np.isnan(left_chains).sum() == 1  # left leg and left arm, one break between them
-    assert len(decoded(frames[40]["data"][4 + 2]["x"])) == 5  # person 4 is there
+    assert len(decoded(frames[40]["data"][5 + 2]["x"])) == 5  # person 4 is there
     # Frame 10: person 4 has not arrived; their traces are emptied, not left over.
-    assert all(frames[10]["data"][4 + s] == {"x": [], "y": [], "z": []} for s in range(4))
-    assert frames[10]["traces"] == list(range(1, 9))
+    assert all(frames[10]["data"][5 + s] == {"x": [], "y": [], "z": []} for s in range(5))
+    assert frames[10]["traces"] == list(range(1, 11))
     # The slider says the frame number and the time.
     assert figure.layout.sliders[0].steps[45].label == "45  1.50 s"
     assert figure.layout.sliders[0].currentvalue.prefix == "frame "
@@ -140,3 +142,17 @@ def test_chromium_loads_the_page_shows_the_frame_asked_for_and_the_video_in_step
         assert (stripes > 128).tolist() == bits(frame).astype(bool).tolist(), \
             f"the video shows frame {int(np.packbits(stripes > 128)[0])}, not {frame}"
     assert centres[70] > centres[10] + 50  # the walker moved right between the two frames
+
+
+def test_planted_feet_are_dots_on_the_ground():
+    person = walker(1, range(0, 30), (0.0, 0.0), (0.5, 0.0))
+    contacts = np.zeros((30, 2), bool)
+    contacts[10:20, 0] = True  # the right foot (world.contacts.FEET order)
+    person = dataclasses.replace(person, contacts=contacts)
+    figure, frames, _ = build_figure([person], 30, FPS)
+    assert figure.data[5].mode == "markers" and figure.data[5].marker.color == "white"
+    assert frames[5]["data"][4] == {"x": [], "y": [], "z": []}
+    dot = frames[15]["data"][4]
+    right_ankle = H36M.joint_names.index("right_ankle")
+    np.testing.assert_allclose(decoded(dot["x"]), person.joints[15, [right_ankle], 0], atol=1e-6)
+    np.testing.assert_allclose(decoded(dot["y"]), [0.0])  # on the ground

@@ -83,3 +83,30 @@ def test_c3d_read_back_by_its_reader(tmp_path):
     assert (points[2, :, 3] == -1).all() and (points[[0, 1, 3, 4], :, 3] == 0).all()  # residual -1: missing
     np.testing.assert_allclose(points[[0, 1, 3, 4], :, :3], joints() * 1000, rtol=1e-6, atol=1e-3)
 
+
+
+def test_c3d_carries_foot_contacts_as_events(tmp_path):
+    path = tmp_path / "markers_3.c3d"
+    # Right foot down on frames 4-5, left foot on 5 and 7-8: frame 6 is not tracked, so
+    # the left contact ends there and starts again.
+    contacts = np.array([[True, False], [True, True], [False, True], [False, True]])
+    write_c3d(path, FRAMES, joints(), FPS, contacts)
+    with open(path, "rb") as f:
+        reader = c3d.Reader(f)
+        used = reader.get("EVENT:USED").int16_value
+        contexts = [c.strip() for c in reader.get("EVENT:CONTEXTS").string_array]
+        labels = [label.strip() for label in reader.get("EVENT:LABELS").string_array]
+        times = reader.get("EVENT:TIMES").float_array
+        assert len(list(reader.read_frames())) == 5  # the markers are still all there
+    assert used == 6
+    events = sorted(zip(np.round(times[:, 1] * FPS).astype(int).tolist(), contexts, labels))
+    assert events == [(4, "Right", "Foot Strike"), (5, "Left", "Foot Strike"), (6, "Left", "Foot Off"),
+                      (6, "Right", "Foot Off"), (7, "Left", "Foot Strike"), (9, "Left", "Foot Off")]
+    assert (times[:, 0] == 0).all()  # minutes
+
+
+def test_c3d_without_contacts_has_no_events(tmp_path):
+    path = tmp_path / "markers_3.c3d"
+    write_c3d(path, FRAMES, joints(), FPS, np.zeros((len(FRAMES), 2), bool))
+    with open(path, "rb") as f:
+        assert c3d.Reader(f).get("EVENT") is None

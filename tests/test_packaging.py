@@ -5,6 +5,7 @@ installed from it runs the demo from another folder."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -60,8 +61,12 @@ def installed(tmp_path_factory) -> Path:
     installed without ``-e``; the test environment's site-packages are on its
     path (a .pth line, so its editable install of the checkout is not)."""
     folder = tmp_path_factory.mktemp("wheel")
+    # Built from a copy, so setuptools' build/ folder is not left in the checkout.
+    source = folder / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "data"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(folder), str(ROOT)], check=True, capture_output=True)
+                    "-w", str(folder), str(source)], check=True, capture_output=True)
     wheel, = folder.glob("glagcn_video-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for model in ZOO.values():

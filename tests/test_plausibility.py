@@ -16,6 +16,7 @@ from demo_support import decoded, real_detector_or_skip
 from glagcn_video.lifter.checkpoint import load_checkpoint
 from glagcn_video.pipeline.runner import DEFAULT_CHECKPOINT, DemoOptions, run_demo
 from glagcn_video.skeleton import H36M
+from glagcn_video.world.contacts import ankle_indices, contact_runs
 
 CLIPS = ["boxing_1person.mp4", "taichi_1person.mp4", "dumbbell_1person.mp4",
          "basketball_2people_lowres.mp4",
@@ -35,6 +36,9 @@ MAIN_PERSON_SHARE = 0.3
 # scores about 0.02), so their legs are the detector's guesses, not evidence.
 LEG_JOINTS = [2, 3, 5, 6]
 LEGS_SEEN_SCORE = 0.5
+# People who stay in one spot; their median pelvis speed was 0.26 and 0.065 m/s
+# before placement from the feet and foot locking (BENCHMARKS.md, bench_world.py).
+IN_PLACE = {"taichi_1person.mp4": 0.2, "dumbbell_1person.mp4": 0.05}
 
 
 def test_shipped_checkpoint_loads_and_is_small() -> None:
@@ -80,6 +84,24 @@ def test_real_clip_is_plausible(clip: str, tmp_path: Path) -> None:
                 assert low <= length <= high, f"{clip} person {pid}: {side} {name} {length:.3f} m"
             asymmetry = abs(left_len - right_len) / ((left_len + right_len) / 2)
             assert asymmetry <= 0.15, f"{clip} person {pid}: {name} left/right differ by {asymmetry:.0%}"
+
+    # In the world: planted feet stay put, bones keep their lengths, people in place stay there.
+    parents = np.array(H36M.parents)
+    child = np.flatnonzero(parents >= 0)
+    for person in result.people:
+        joints = result.world.to_world(person.joints_3d)
+        lengths = np.linalg.norm(joints[:, child] - joints[:, parents[child]], axis=-1)
+        assert np.ptp(lengths, axis=0).max() < 1e-3, f"{clip} person {person.person_id}: bones change length"
+        for foot, ankle in enumerate(ankle_indices()):
+            for start, stop in contact_runs(person.contacts[:, foot]):
+                spot = joints[start:stop, ankle]
+                slide = np.linalg.norm(spot - np.median(spot, axis=0), axis=-1).max()
+                assert slide < 0.01, f"{clip} person {person.person_id}: a planted foot moves {slide:.3f} m"
+    if clip in IN_PLACE:
+        pid, joints = next(iter(main_people.items()))
+        pelvis = result.world.to_world(joints[:, 0])[:, [0, 2]]
+        speed = np.median(np.linalg.norm(np.diff(pelvis, axis=0), axis=-1)) * result.fps
+        assert speed < IN_PLACE[clip], f"{clip} person {pid}: pelvis wanders at {speed:.2f} m/s"
 
     if clip == "taichi_1person.mp4":
         joints = next(iter(main_people.values()))

@@ -37,6 +37,8 @@ from ..pipeline.refine import DEFAULT_REFINE
 from ..pipeline.runner import DemoOptions, DemoResult, run_demo
 from ..pipeline.track import DEFAULT_TRACKER
 from ..view.layouts import DEFAULT_VIEW, VIEWS
+from ..world.filters import DEFAULT_CUTOFF_HZ, SMOOTHERS
+from ..world.motion import PLACEMENTS, WorldOptions
 
 
 def _positive(kind: type):
@@ -127,6 +129,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "data's body size (small or large people then get too short or long bones)")
     parser.add_argument("--focal", type=_positive(float),
                         help="focal length in pixels (default: the image diagonal, a 53 degree diagonal view)")
+    world = WorldOptions()
+    parser.add_argument("--placement", choices=PLACEMENTS, default=world.placement,
+                        help="how far away each person is: 'ground' from where their planted feet meet the "
+                             "ground, body size where no foot is down; 'size' from body size alone "
+                             f"(default: {world.placement})")
+    parser.add_argument("--foot-lock", action=argparse.BooleanOptionalAction, default=world.foot_lock,
+                        help="keep a planted foot where it landed (knee by two-bone IK, bone lengths kept)")
+    parser.add_argument("--smooth", choices=SMOOTHERS, default=world.smooth,
+                        help="filter for the world joints before every output: zero-phase 'butterworth', "
+                             f"causal 'oneeuro', or 'none' (default: {world.smooth})")
+    parser.add_argument("--smooth-hz", type=_positive(float), metavar="HZ",
+                        help="the filter's cut-off (One Euro: its minimum cut-off) in Hz (default: "
+                             + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_CUTOFF_HZ.items()) + ")")
     parser.add_argument("--threads", type=_positive(int),
                         help="CPU threads for PyTorch and OpenVINO (default: every usable core)")
     parser.add_argument("--tracker", default=DEFAULT_TRACKER,
@@ -208,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
                           refine=args.refine, conf=args.conf, detect_batch=args.detect_batch, runtime=args.runtime,
                           device=args.device,
                           batch_size=args.batch_size, tta=args.tta, rescale=args.rescale, focal=args.focal,
-                          tracker=args.tracker, threads=args.threads, view=args.view)
+                          tracker=args.tracker, threads=args.threads, view=args.view,
+                          world=WorldOptions(placement=args.placement, foot_lock=args.foot_lock,
+                                             smooth=args.smooth, smooth_hz=args.smooth_hz))
     values = {name: getattr(args, name) for name in EXPORTS}
     try:
         return (_run_many if _is_batch(args) else _run_one)(args, options, values)

@@ -119,6 +119,18 @@ class Exports:
             seen.add(path.resolve())
 
 
+def contact_timeline(people: Sequence[PersonLike], num_frames: int) -> dict[int, np.ndarray]:
+    """Person ID -> (num_frames, 2) planted feet on the video's frames (False
+    where that person is not tracked, or has no contacts)."""
+    out: dict[int, np.ndarray] = {}
+    for person in people:
+        planted = out.setdefault(person.person_id, np.zeros((num_frames, 2), bool))
+        contacts = getattr(person, "contacts", None)
+        if contacts is not None:
+            planted[person.frames] = contacts
+    return out
+
+
 def person_timeline(people: Sequence[PersonLike], num_frames: int) -> dict[int, np.ndarray]:
     """Person ID -> (num_frames, 17, 3) camera-space joints on the video's
     frames, NaN where that person is not tracked (segments of one ID merged)."""
@@ -179,6 +191,7 @@ def _write_all(exports: Exports, video_out: Path, rows: JointRows, people: Seque
         write_npz(exports.npz, npz_rows, raw_tracks, fps, focal, axes=exports.axes("npz"), camera=pose)
         written.append(exports.npz)
     timelines = person_timeline(people, num_frames)
+    contacts = contact_timeline(people, num_frames)
     for name in PER_PERSON:
         base = getattr(exports, name)
         if base is None:
@@ -188,8 +201,10 @@ def _write_all(exports: Exports, video_out: Path, rows: JointRows, people: Seque
             tracked = np.flatnonzero(np.isfinite(joints).all(axis=(1, 2)))
             if name == "bvh":
                 write_bvh(path, motion_from_joints(joints, fps))
+            elif name == "trc":
+                write_trc(path, tracked, joints[tracked], fps)
             else:
-                (write_trc if name == "trc" else write_c3d)(path, tracked, joints[tracked], fps)
+                write_c3d(path, tracked, joints[tracked], fps, contacts[pid][tracked])
             written.append(Path(path))
     if exports.angles is not None:
         write_angles(exports.angles, timelines, fps, world)

@@ -9,6 +9,11 @@ missing markers: ``NaN`` in TRC (what OpenSim's reader turns into a missing
 marker; an empty field at a row's end can be dropped by its tokenizer and
 the row refused), residual -1 in C3D (the format's "invalid"). Time 0 is
 the video's first frame, so files line up with the video.
+
+Foot contacts (world/contacts.py) go into the C3D as events, in the EVENT
+parameter group that Vicon Nexus, Mokka and ezc3d read: "Foot Strike" where a
+contact starts and "Foot Off" where it ends, context "Right" or "Left",
+times in seconds from the video's start. TRC has no place for events.
 """
 
 from __future__ import annotations
@@ -62,14 +67,52 @@ def write_trc(path: str | os.PathLike, frames: np.ndarray, joints: np.ndarray, f
     atomic_write(path, write, binary=False)
 
 
-def write_c3d(path: str | os.PathLike, frames: np.ndarray, joints: np.ndarray, fps: float) -> None:
+def foot_events(frames: np.ndarray, contacts: np.ndarray, fps: float) -> list[tuple[str, str, float]]:
+    """(context, label, seconds) for each foot strike and foot off, in time
+    order, from (R, 2) planted feet (right, left) on sorted video ``frames``.
+    A contact broken by frames where the person is not tracked ends there."""
+    events = []
+    for foot, context in enumerate(("Right", "Left")):
+        planted = np.asarray(contacts[:, foot], bool)
+        consecutive = np.concatenate([[False], np.diff(frames) == 1])
+        starts = planted & ~(np.concatenate([[False], planted[:-1]]) & consecutive)
+        ends = planted & ~(np.concatenate([planted[1:], [False]]) & np.concatenate([consecutive[1:], [False]]))
+        events += [(context, "Foot Strike", float(frames[i]) / fps) for i in np.flatnonzero(starts)]
+        # Off on the first frame without the contact: the frame after its last.
+        events += [(context, "Foot Off", float(frames[i] + 1) / fps) for i in np.flatnonzero(ends)]
+    return sorted(events, key=lambda e: (e[2], e[0], e[1]))
+
+
+def _strings(values: list[str]) -> tuple[bytes, int]:
+    width = max((len(v) for v in values), default=1)
+    return "".join(v.ljust(width) for v in values).encode("ascii"), width
+
+
+def _add_events(writer: c3d.Writer, events: list[tuple[str, str, float]]) -> None:
+    group = writer.add_group(writer.numeric_key_next, "EVENT", "foot contacts (glagcn-video)")
+    group.add("USED", "number of events", 2, "<h", len(events))
+    for name, values in (("CONTEXTS", [e[0] for e in events]), ("LABELS", [e[1] for e in events]),
+                         ("DESCRIPTIONS", [f"{e[0].lower()} foot {e[1][5:].lower()}" for e in events])):
+        data, width = _strings(values)
+        group.add_str(name, name.lower(), data.decode("ascii"), width, len(events))
+    times = np.array([[0.0, e[2]] for e in events], "<f4")  # (minutes, seconds) per event
+    group.add("TIMES", "minutes, seconds", 4, "", times.tobytes(), 2, len(events))
+
+
+def write_c3d(path: str | os.PathLike, frames: np.ndarray, joints: np.ndarray, fps: float,
+              contacts: np.ndarray | None = None) -> None:
     """The same markers as a C3D file (float points in mm, no analog
     channels, the first frame numbered as in the video from 1), written by
-    the ``c3d`` package."""
+    the ``c3d`` package; ``contacts`` (R, 2), if given, as events (module
+    docstring)."""
     first, span = _span(frames, joints)
     writer = c3d.Writer(point_rate=float(fps), point_units="mm  ")
     writer.set_point_labels(list(H36M.joint_names))
     writer.set_start_frame(first + 1)
+    if contacts is not None:
+        events = foot_events(np.asarray(frames), contacts, fps)
+        if events:
+            _add_events(writer, events)
     no_analog = np.zeros((0, 0), np.float32)
     for row in span:
         points = np.zeros((len(row), 5), np.float32)

@@ -43,7 +43,8 @@ from ..tracks import Track
 from ..view.html_viewer import HTML_SUFFIXES, write_html
 from ..view.layouts import DEFAULT_VIEW, VIEWS, Panel3D
 from ..view.render import draw_pose_2d, side_by_side
-from ..world.frame import WorldFrame, estimate_world_frame
+from ..world.frame import WorldFrame
+from ..world.motion import Body, WorldOptions, settle
 from ..world.placement import default_focal, fit_translation, smooth_depth
 from ..world.tracks import WorldTrack
 from .detect import (AUTO, DEFAULT_CONF, DEFAULT_DETECT_BATCH, DEFAULT_DETECTOR, DEFAULT_IMGSZ, PoseDetector,
@@ -82,6 +83,7 @@ class DemoOptions:
     threads: int | None = None  # PyTorch CPU threads while the demo runs; None: every usable core
     view: str = DEFAULT_VIEW  # the 3D panel's layout (view.VIEWS)
     refine: bool = DEFAULT_REFINE  # a second look at small people's keypoints on a crop (refine.py)
+    world: WorldOptions = field(default_factory=WorldOptions)  # placement, contacts, locking, filters
 
 
 @dataclass
@@ -91,7 +93,8 @@ class Person:
     keypoints_2d (F, 17, 2) Human3.6M-layout pixels (gaps filled), scores
     (F, 17) detector confidences (0 where the person was not detected),
     poses_3d (F, 17, 3) pelvis-relative metres, root (F, 3) the pelvis in
-    camera space (metres; x right, y down, z forward).
+    camera space (metres; x right, y down, z forward), contacts (F, 2) the
+    planted feet (world.contacts.FEET: right, left).
     """
 
     person_id: int
@@ -100,6 +103,11 @@ class Person:
     scores: np.ndarray
     poses_3d: np.ndarray
     root: np.ndarray
+    contacts: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.contacts is None:
+            self.contacts = np.zeros((len(self.frames), 2), bool)
 
     @property
     def joints_3d(self) -> np.ndarray:
@@ -150,6 +158,7 @@ class DemoResult:
             joints_3d=np.concatenate([p.joints_3d for p in self.people])[order],
             joints_2d=np.concatenate([p.keypoints_2d for p in self.people])[order],
             scores=np.concatenate([p.scores for p in self.people])[order],
+            contacts=np.concatenate([p.contacts for p in self.people])[order],
         )
 
 
@@ -266,9 +275,23 @@ def lift_track(track: Track, lifter: Lifter, video: VideoInfo, focal: float, res
     return Person(track.person_id, track.frames, track.keypoints, track.scores, poses, root)
 
 
+def place_people(people: list[Person], video: VideoInfo, focal: float,
+                 options: WorldOptions) -> tuple[WorldFrame, list[Person]]:
+    """The world frame and the people placed in it (world/motion.py): on the
+    ground, filtered, feet locked, as ``options`` say; the people come back in
+    their order, the world's origin under the first to appear."""
+    ordered = first_appearance_order(people)
+    bodies = [Body(p.poses_3d, p.root, p.keypoints_2d, p.scores) for p in ordered]
+    world, placed = settle(bodies, focal, (video.width / 2, video.height / 2), video.fps, options)
+    result = {id(p): q for p, q in zip(ordered, placed)}
+    return world, [Person(p.person_id, p.frames, p.keypoints_2d, p.scores,
+                          result[id(p)].joints - result[id(p)].joints[:, :1], result[id(p)].joints[:, 0].copy(),
+                          result[id(p)].contacts) for p in people]
+
+
 def world_tracks(people: list[Person], world: WorldFrame) -> list[WorldTrack]:
     """The people in world axes, each with its evidence (summed joint scores) for the 3D views."""
-    return [WorldTrack(p.person_id, p.frames, world.to_world(p.joints_3d), float(p.scores.sum()))
+    return [WorldTrack(p.person_id, p.frames, world.to_world(p.joints_3d), float(p.scores.sum()), p.contacts)
             for p in people]
 
 
@@ -286,7 +309,8 @@ def render_video(reader: VideoReader, people: list[Person], world: WorldFrame, o
                 for person in people:
                     if person.frames[0] <= index <= person.frames[-1]:
                         row = index - person.frames[0]
-                        draw_pose_2d(frame, person.keypoints_2d[row], person.scores[row], person.person_id)
+                        draw_pose_2d(frame, person.keypoints_2d[row], person.scores[row], person.person_id,
+                                     contacts=person.contacts[row])
                 composed = side_by_side(frame, panel.render(index))
             with clock("encode"):
                 writer.write(composed)
@@ -370,7 +394,8 @@ def _run_demo(video: str | os.PathLike, out: Path, exports: Exports, options: De
     with clock("lift"):
         people = [lift_track(t, models.lifter, info, focal, options.rescale)
                   for t in tqdm(segments, desc="lift", unit="track", disable=not progress)]
-        world = estimate_world_frame([p.joints_3d for p in first_appearance_order(people)])
+    with clock("world"):
+        world, people = place_people(people, info, focal, options.world)
     result = DemoResult(info, num_frames, focal, people, raw_tracks, timings,
                         detector_runtime=detector.runtime, detector_imgsz=detector.imgsz, cuts=cuts,
                         world=world)

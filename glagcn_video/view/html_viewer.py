@@ -29,6 +29,7 @@ import plotly.io as pio
 
 from ..files import atomic_write
 from ..skeleton import H36M, Layout
+from ..world.contacts import ankle_indices
 from ..world.tracks import WorldTrack
 from .layouts import AZIMUTH_DEG, ELEVATION_DEG
 from .render import BGR, person_shades, skeleton_bones, view_rotation
@@ -124,7 +125,13 @@ def build_figure(tracks: list[WorldTrack], num_frames: int, fps: float,
         traces.append(go.Scatter3d(x=empty, y=empty, z=empty, mode="text", text=[str(person_id)],
                                    textfont=dict(color=_rgb(centre), size=16), legendgroup=str(person_id),
                                    showlegend=False, hoverinfo="skip"))
-    per_person = 4
+        # Planted feet: a white dot on the ground under each (world/contacts.py).
+        traces.append(go.Scatter3d(x=empty, y=empty, z=empty, mode="markers",
+                                   marker=dict(color="white", size=5, line=dict(color=_rgb(centre), width=2)),
+                                   legendgroup=str(person_id), showlegend=False,
+                                   hovertemplate=f"person {person_id}: foot planted<extra></extra>"))
+    per_person = 5
+    ankles = ankle_indices(layout)
     first_trace = {person_id: 1 + per_person * k for k, person_id in enumerate(ids)}
 
     # Frames as plain dicts with the arrays already in plotly's base64 form:
@@ -143,6 +150,9 @@ def build_figure(tracks: list[WorldTrack], num_frames: int, fps: float,
             for side in range(3):
                 data[base + side] = _xyz(_polyline(joints, chains[side]))
             data[base + 3] = _xyz(joints[head:head + 1] + [0.0, _LABEL_RISE, 0.0])
+            planted = track.contacts[row] if track.contacts is not None else np.zeros(len(ankles), bool)
+            feet = joints[[a for a, on in zip(ankles, planted) if on]] * [1.0, 0.0, 1.0]
+            data[base + 4] = _xyz(feet) if len(feet) else blank
         frames.append({"data": data, "traces": list(range(1, 1 + len(data))), "name": str(frame)})
 
     figure = go.Figure(data=traces)

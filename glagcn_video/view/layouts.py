@@ -254,7 +254,9 @@ class Panel3D:
             poses = [self.tracks[i].joints[row] for i, row in present]
             ids = [self.tracks[i].person_id for i, _ in present]
             draw_shadows(scene, camera, poses, ids)
-            draw_skeletons_3d(scene, camera, poses, ids, self.layout)
+            planted = [self.tracks[i].contacts[row] if self.tracks[i].contacts is not None else None
+                       for i, row in present]
+            draw_skeletons_3d(scene, camera, poses, ids, self.layout, planted)
             draw_axes(scene, camera)
         for index, row in present:
             slot = self.slots[index]
@@ -280,7 +282,8 @@ class Panel3D:
         camera = VirtualCamera(self.person_viewpoint(track, row), self.tile, self.tile)
         draw_ground(tile, camera, reach=1.5 * tile_radius(track), label=self.slot_count == 1)
         draw_shadows(tile, camera, [track.joints[row]], [track.person_id])
-        draw_skeletons_3d(tile, camera, [track.joints[row]], [track.person_id], self.layout)
+        draw_skeletons_3d(tile, camera, [track.joints[row]], [track.person_id], self.layout,
+                          [track.contacts[row] if track.contacts is not None else None])
         tile[[0, -1]] = _BORDER
         tile[:, [0, -1]] = _BORDER
         x, y = self._tile_origin(slot)

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..skeleton import H36M, Layout
+from ..world.contacts import ankle_indices
 
 BGR = tuple[int, int, int]
 
@@ -37,6 +38,7 @@ _LEFT, _RIGHT, _CENTRE = 0, 1, 2
 # a pixel from frame to frame.
 _SHIFT = 4
 _ONE = 1 << _SHIFT
+_CONTACT = (255, 255, 255)  # planted feet, in 2D and 3D
 # Keeps absurd coordinates (a lifter glitch) inside OpenCV's int32 range.
 _MAX_PIXEL = 1 << 20
 
@@ -134,6 +136,7 @@ def draw_pose_2d(
     person_id: int,
     layout: Layout = H36M,
     min_score: float = 0.3,
+    contacts: np.ndarray | None = None,
 ) -> None:
     """Draws one person's 2D skeleton on ``frame_bgr`` in place.
 
@@ -141,7 +144,8 @@ def draw_pose_2d(
     (or not finite) are not drawn, nor any bone touching them, so a guessed
     occluded limb does not look as certain as a seen one. The ID is written
     above the head (or the top-most drawn joint) so the 2D person can be
-    matched with the 3D one.
+    matched with the 3D one. ``contacts`` (2,) bools ring each planted foot
+    (world.contacts.FEET order) in white.
     """
     _check_image(frame_bgr, "frame_bgr")
     joints = layout.num_joints
@@ -179,6 +183,11 @@ def draw_pose_2d(
     for j in shown:
         cv2.circle(frame_bgr, fixed[j], radius, shades[bones.joint_side[j]], -1, cv2.LINE_AA, _SHIFT)
     _draw_label(frame_bgr, str(person_id), fixed[_label_joint(layout, shown, fixed)], shades[_CENTRE])
+    if contacts is not None:
+        for planted, joint in zip(contacts, ankle_indices(layout)):
+            if planted and visible[joint]:
+                cv2.circle(frame_bgr, fixed[joint], 3 * radius, _CONTACT, max(1, thickness // 2), cv2.LINE_AA,
+                           _SHIFT)
 
 
 def _as_poses(poses: np.ndarray, joints: int, name: str) -> np.ndarray:
@@ -346,9 +355,12 @@ def draw_shadows(image: np.ndarray, camera: VirtualCamera, poses: list[np.ndarra
 
 
 def draw_skeletons_3d(image: np.ndarray, camera: VirtualCamera, poses: list[np.ndarray],
-                      person_ids: list[int], layout: Layout = H36M) -> None:
+                      person_ids: list[int], layout: Layout = H36M,
+                      contacts: list[np.ndarray | None] | None = None) -> None:
     """Each person's (J, 3) world pose, bones drawn far to near so nearer limbs cover
-    farther ones, and their ID above the head. Non-finite joints are skipped."""
+    farther ones, and their ID above the head. Non-finite joints are skipped.
+    ``contacts``, per person (2,) bools or None: a white dot on the ground
+    under each planted foot."""
     if len(poses) != len(person_ids):
         raise ValueError(f"got {len(poses)} poses but {len(person_ids)} person_ids")
     if not poses:
@@ -370,6 +382,16 @@ def draw_skeletons_3d(image: np.ndarray, camera: VirtualCamera, poses: list[np.n
     for person, bone in zip(people[order].tolist(), drawn[order].tolist()):
         cv2.line(image, fixed[person][child[bone]], fixed[person][parent[bone]],
                  shades[person][bones.bone_side[bone]], thickness, cv2.LINE_AA, _SHIFT)
+    for pose, planted in zip(poses, contacts or []):
+        if planted is None:
+            continue
+        for on, joint in zip(planted, ankle_indices(layout)):
+            foot = np.asarray(pose, np.float64)[joint]
+            if on and np.isfinite(foot).all():
+                spot, _ = camera.project(np.array([[foot[0], 0.0, foot[2]]]))
+                if np.isfinite(spot).all():
+                    cv2.circle(image, _to_fixed(spot)[0], (thickness + 2) * _ONE, _CONTACT, -1, cv2.LINE_AA,
+                               _SHIFT)
     for person, person_id in enumerate(person_ids):
         shown = np.flatnonzero(usable[person]).tolist()
         if shown:

@@ -1,4 +1,5 @@
-"""People in the world: the ground under them, a Y-up world frame, and placing each person in it.
+"""People in the world: the ground and a Y-up frame, placement, foot contacts, filters, foot locking.
 
-Imports only the package's top-level vocabulary (skeleton, camera, files, tracks); the stages, exports and views build on it.
+Imports only the package's top-level vocabulary (skeleton, camera, files, tracks); the stages,
+exports and views build on it.
 """

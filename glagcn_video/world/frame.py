@@ -120,6 +120,11 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(_unit(a) @ _unit(b), -1.0, 1.0)))
 
 
+def _facing(normal: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """``normal`` or its opposite, whichever points up (a plane through ``up`` itself keeps its sign)."""
+    return -normal if normal @ up < 0 else normal
+
+
 def upright_direction(poses: np.ndarray, layout: Layout = H36M) -> np.ndarray:
     """The people's up (3,) in camera axes, (N, J, 3) poses; see step 1 of the
     module docstring."""
@@ -168,7 +173,7 @@ def _ransac_plane(points: np.ndarray, up: np.ndarray,
         normal = np.cross(b - a, c - a)
         if np.linalg.norm(normal) < 1e-9:
             continue
-        normal = _unit(normal) * np.sign(_unit(normal) @ up)
+        normal = _facing(_unit(normal), up)
         if _angle_deg(normal, up) > MAX_TILT_DEG:
             continue
         inliers = np.abs((points - a) @ normal) < INLIER_M
@@ -178,7 +183,7 @@ def _ransac_plane(points: np.ndarray, up: np.ndarray,
         return None
     chosen = points[best]
     normal = np.linalg.svd(chosen - chosen.mean(0))[2][-1]
-    normal = normal * np.sign(normal @ up)
+    normal = _facing(normal, up)
     if _angle_deg(normal, up) > MAX_TILT_DEG:
         return None
     return normal, best

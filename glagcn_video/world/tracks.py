@@ -15,12 +15,14 @@ STAND_PCT = 90  # percentile of a person's top-joint height taken as their stand
 class WorldTrack:
     """One person's track in world axes: consecutive video ``frames`` (F,),
     ``joints`` (F, J, 3) metres (Y up, ground at y = 0), and ``weight``, the
-    evidence for them (the sum of their joint scores)."""
+    evidence for them (the sum of their joint scores), and ``contacts`` (F, 2)
+    the planted feet (contacts.FEET order), if known."""
 
     person_id: int
     frames: np.ndarray
     joints: np.ndarray
     weight: float
+    contacts: np.ndarray | None = None
 
     @cached_property
     def roots(self) -> np.ndarray:
