@@ -72,9 +72,9 @@ def foot_events(frames: np.ndarray, contacts: np.ndarray, fps: float) -> list[tu
     order, from (R, 2) planted feet (right, left) on sorted video ``frames``.
     A contact broken by frames where the person is not tracked ends there."""
     events = []
+    consecutive = np.concatenate([[False], np.diff(frames) == 1])  # frame i follows frame i - 1
     for foot, context in enumerate(("Right", "Left")):
         planted = np.asarray(contacts[:, foot], bool)
-        consecutive = np.concatenate([[False], np.diff(frames) == 1])
         starts = planted & ~(np.concatenate([[False], planted[:-1]]) & consecutive)
         ends = planted & ~(np.concatenate([planted[1:], [False]]) & np.concatenate([consecutive[1:], [False]]))
         events += [(context, "Foot Strike", float(frames[i]) / fps) for i in np.flatnonzero(starts)]

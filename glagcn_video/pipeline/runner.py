@@ -283,10 +283,9 @@ def place_people(people: list[Person], video: VideoInfo, focal: float,
     ordered = first_appearance_order(people)
     bodies = [Body(p.poses_3d, p.root, p.keypoints_2d, p.scores) for p in ordered]
     world, placed = settle(bodies, focal, (video.width / 2, video.height / 2), video.fps, options)
-    result = {id(p): q for p, q in zip(ordered, placed)}
-    return world, [Person(p.person_id, p.frames, p.keypoints_2d, p.scores,
-                          result[id(p)].joints - result[id(p)].joints[:, :1], result[id(p)].joints[:, 0].copy(),
-                          result[id(p)].contacts) for p in people]
+    moved = {id(p): Person(p.person_id, p.frames, p.keypoints_2d, p.scores, q.joints - q.joints[:, :1],
+                           q.joints[:, 0].copy(), q.contacts) for p, q in zip(ordered, placed)}
+    return world, [moved[id(p)] for p in people]
 
 
 def world_tracks(people: list[Person], world: WorldFrame) -> list[WorldTrack]:

@@ -55,8 +55,7 @@ def fit_translation(poses: np.ndarray, keypoints: np.ndarray, weights: np.ndarra
     frame is a weighted 3-unknown least-squares problem; all frames are
     solved at once from their 3x3 normal equations.
     """
-    a = (keypoints[..., 0] - center[0]) / focal
-    b = (keypoints[..., 1] - center[1]) / focal
+    a, b, _ = np.moveaxis(rays(keypoints, focal, center), -1, 0)
     x, y, z = (poses[..., i].astype(np.float64) for i in range(3))
     w = np.maximum(weights, _MIN_WEIGHT).astype(np.float64)
     # Rows per joint: [1, 0, -a] T = a z - x and [0, 1, -b] T = b z - y.
@@ -94,10 +93,11 @@ def smooth_depth(translation: np.ndarray, fps: float, sigma_s: float = DEPTH_SMO
 
 
 def rays(keypoints: np.ndarray, focal: float, center: tuple[float, float]) -> np.ndarray:
-    """(..., 3) the camera-space direction (z = 1) through each pixel (..., 2)."""
+    """(..., 3) the camera-space direction (z = 1) through each pixel (..., 2),
+    in the keypoints' precision: the normalised image coordinates (a, b, 1)."""
     a = (keypoints[..., 0] - center[0]) / focal
     b = (keypoints[..., 1] - center[1]) / focal
-    return np.stack([a, b, np.ones_like(a)], -1).astype(np.float64)
+    return np.stack([a, b, np.ones_like(a)], -1)
 
 
 def ray_ground_depth(keypoints: np.ndarray, focal: float, center: tuple[float, float], ground: Ground,
@@ -105,7 +105,7 @@ def ray_ground_depth(keypoints: np.ndarray, focal: float, center: tuple[float, f
     """(...,) depth z at which the ray through each pixel (..., 2) is ``height``
     above ``ground``; NaN where the ray misses it in front of the camera or
     grazes it (within :data:`MIN_RAY_GROUND_DEG`)."""
-    direction = rays(keypoints, focal, center)
+    direction = rays(keypoints, focal, center).astype(np.float64)
     along = direction @ ground.normal
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = (height - ground.offset) / along
